@@ -1,0 +1,45 @@
+"""Write keys: HTTP Basic username (as Segment sends it), a Bearer token, or ``writeKey`` in the body.
+
+>>> keys = WriteKeys(["k1"])
+>>> keys.from_header("Basic " + __import__("base64").b64encode(b"k1:").decode())
+'k1'
+>>> keys.valid("k1"), keys.valid("nope"), keys.valid(None)
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Iterable
+
+
+class WriteKeys:
+    """The set of keys allowed to write events."""
+
+    def __init__(self, keys: Iterable[str]):
+        self._keys = tuple(k.encode() for k in keys if k)
+
+    def from_header(self, authorization: str | None) -> str | None:
+        """The key carried by an ``Authorization`` header, if any."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "bearer":
+            return value.strip() or None
+        if scheme == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return decoded.partition(":")[0] or None
+        return None
+
+    def valid(self, key: str | None) -> bool:
+        """Constant-time membership test."""
+        if not key:
+            return False
+        candidate = key.encode()
+        return any(hmac.compare_digest(candidate, k) for k in self._keys)

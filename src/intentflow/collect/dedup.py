@@ -1,0 +1,61 @@
+"""Remembers recent message ids so that a retried delivery lands once.
+
+Ids are kept for a time window and up to a count, whichever is reached first; the oldest are
+forgotten first.
+
+>>> seen = RecentIds(max_ids=3, window_s=60)
+>>> seen.add("a", now=0.0), seen.add("a", now=1.0), seen.add("b", now=1.0)
+(True, False, True)
+>>> "a" in seen
+True
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+
+class RecentIds:
+    """A bounded, time-windowed set of message ids."""
+
+    def __init__(self, *, max_ids: int, window_s: float):
+        self.max_ids = max_ids
+        self.window_s = window_s
+        self._ids: set[str] = set()
+        self._order: deque[tuple[float, str]] = deque()
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, message_id: str, *, now: float) -> bool:
+        """Remember ``message_id``; False when it was already known."""
+        if message_id in self._ids:
+            return False
+        self._ids.add(message_id)
+        self._order.append((now, message_id))
+        self._expire(now)
+        return True
+
+    def add_many(self, message_ids: Iterable[str], *, now: float) -> None:
+        """Remember ids recovered from the log or the lake."""
+        for message_id in message_ids:
+            if message_id not in self._ids:
+                self._ids.add(message_id)
+                self._order.append((now, message_id))
+        self._expire(now)
+
+    def discard(self, message_ids: Iterable[str]) -> None:
+        """Forget ids whose events were not stored after all (the append failed)."""
+        for message_id in message_ids:
+            self._ids.discard(message_id)
+
+    def _expire(self, now: float) -> None:
+        order, ids = self._order, self._ids
+        horizon = now - self.window_s
+        while order and (len(order) > self.max_ids or order[0][0] < horizon):
+            _, old = order.popleft()
+            ids.discard(old)

@@ -1,0 +1,37 @@
+"""Request-level errors of the collector, each with its HTTP status and a clear reason."""
+
+from __future__ import annotations
+
+
+class CollectError(Exception):
+    """A request the collector refuses as a whole."""
+
+    status = 400
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Unauthorized(CollectError):
+    """No write key, or one the collector does not know."""
+
+    status = 401
+
+
+class PayloadTooLarge(CollectError):
+    """The body or the batch is over its limit."""
+
+    status = 413
+
+
+class UnsupportedMediaType(CollectError):
+    """The body is not JSON."""
+
+    status = 415
+
+
+class Unavailable(CollectError):
+    """The collector cannot make events durable right now (disk full, shutting down)."""
+
+    status = 503

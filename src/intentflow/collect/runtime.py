@@ -1,0 +1,39 @@
+"""Everything the collector runs on, opened and closed together."""
+
+from __future__ import annotations
+
+import logging
+
+from intentflow.collect.auth import WriteKeys
+from intentflow.collect.collector import Collector
+from intentflow.collect.quarantine import QuarantineStore
+from intentflow.config import Settings
+from intentflow.lake.reader import Lake
+from intentflow.wal.service import EventLog
+
+log = logging.getLogger(__name__)
+
+
+class CollectorRuntime:
+    """The event log, the quarantine, the collector core and the write keys of one process."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.keys = WriteKeys(settings.write_keys)
+        self.log = EventLog(settings)
+        self.quarantine = QuarantineStore(settings.quarantine_dir, fsync=settings.wal.fsync)
+        self.lake = Lake(settings.lake_dir, settings.lake.storage_options)
+        self.collector = Collector(settings, self.log, self.quarantine)
+        self.ready = False
+
+    def start(self) -> None:
+        """Recover the log, reload recent ids, start the flusher."""
+        self.log.open()
+        remembered = self.collector.remember_stored_ids(self.lake)
+        log.info("collector ready; %d recent message ids remembered", remembered)
+        self.ready = True
+
+    def stop(self) -> None:
+        """Take no more events, flush the log into the lake, close."""
+        self.ready = False
+        self.log.close(flush=True)

@@ -1,0 +1,157 @@
+"""Frozen settings for every stage, read from ``INTENTFLOW_*`` variables and an optional TOML file.
+
+Precedence, highest first: arguments given in code, environment variables, the TOML file named by
+``INTENTFLOW_CONFIG`` (or ``./intentflow.toml`` when present), then the defaults below. Nested
+sections use a double underscore: ``INTENTFLOW_COLLECT__MAX_BODY_BYTES=1000000``.
+
+>>> Settings(data_dir="/tmp/x").lake_dir
+'/tmp/x/lake'
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+
+class CollectSettings(_Section):
+    """The HTTP collector: limits and validation policy."""
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    """Largest request body accepted, after gzip decompression; larger bodies get 413."""
+
+    max_batch_events: int = 10_000
+    """Most events in one request; more get 413."""
+
+    max_event_bytes: int = 32 * 1024
+    """Largest single event (its JSON); a larger one is rejected with the reason."""
+
+    max_properties_depth: int = 10
+    """Deepest nesting allowed in ``properties``, ``traits`` and ``context``."""
+
+    max_future_skew: timedelta = timedelta(minutes=10)
+    """How far an event's timestamp may lie ahead of the server clock."""
+
+    min_timestamp: datetime = datetime(1990, 1, 1, tzinfo=UTC)
+    """Events older than this are rejected as absurd (epoch-zero and similar client bugs)."""
+
+    dedup_window: timedelta = timedelta(hours=24)
+    """How long a message_id is remembered to drop client retries."""
+
+    dedup_max_ids: int = 2_000_000
+    """Most message ids remembered; when reached, the oldest are forgotten first."""
+
+
+class WalSettings(_Section):
+    """The write-ahead log that makes an acknowledged event durable before the reply."""
+
+    fsync: bool = True
+    """fsync every group of appended batches before acknowledging them."""
+
+    segment_bytes: int = 64 * 1024 * 1024
+    """A log segment is closed and a new one started past this size."""
+
+
+class FlushSettings(_Section):
+    """The background flusher that moves the log into the lake."""
+
+    max_age_s: float = 5.0
+    """Flush when the oldest unflushed event has waited this long (seconds)."""
+
+    max_events: int = 200_000
+    """Flush as soon as this many events wait, and never write more in one flush."""
+
+    max_bytes: int = 64 * 1024 * 1024
+    """Flush as soon as this many log bytes wait."""
+
+
+class LakeSettings(_Section):
+    """The Parquet event lake."""
+
+    url: str | None = None
+    """Where the lake lives: a local path or an fsspec URL (``s3://bucket/prefix``).
+    Defaults to ``DATA_DIR/lake``."""
+
+    compression: str = "zstd"
+    """Parquet compression codec."""
+
+    compact_target_bytes: int = 128 * 1024 * 1024
+    """Compaction merges a partition's files smaller than this into files up to this size."""
+
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    """Options passed to the fsspec filesystem (for S3: ``endpoint_url``, ``key``, ``secret``)."""
+
+
+class Settings(BaseSettings):
+    """Every setting of intentflow, one frozen object."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTENTFLOW_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+        use_attribute_docstrings=True,
+    )
+
+    data_dir: str = "./intentflow-data"
+    """Holds ``wal/``, ``lake/`` and ``quarantine/`` (and later ``models/``)."""
+
+    write_keys: Annotated[tuple[str, ...], NoDecode] = ("dev-write-key",)
+    """Write keys the collector accepts (comma-separated in the environment)."""
+
+    collect: CollectSettings = CollectSettings()
+    wal: WalSettings = WalSettings()
+    flush: FlushSettings = FlushSettings()
+    lake: LakeSettings = LakeSettings()
+
+    @field_validator("write_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
+
+    @property
+    def wal_dir(self) -> str:
+        """The write-ahead log directory."""
+        return os.path.join(self.data_dir, "wal")
+
+    @property
+    def quarantine_dir(self) -> str:
+        """Where rejected events wait with their reasons."""
+        return os.path.join(self.data_dir, "quarantine")
+
+    @property
+    def lake_dir(self) -> str:
+        """The lake root (local path or fsspec URL)."""
+        return self.lake.url or os.path.join(self.data_dir, "lake")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("INTENTFLOW_CONFIG") or "intentflow.toml"
+        if Path(toml_path).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)

@@ -1,0 +1,117 @@
+"""Reading the lake through DuckDB, with partition pruning by date.
+
+>>> import tempfile
+>>> lake = Lake(tempfile.mkdtemp())
+>>> lake.count()
+0
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from intentflow.events import LAKE_SCHEMA
+from intentflow.lake.layout import LakeLayout, partition_of
+
+_EMPTY_VIEW = "__intentflow_empty_events"
+
+
+class Lake:
+    """Read access to the event lake: file listing, DuckDB relations, recent ids."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        self.layout = LakeLayout(url, storage_options)
+
+    def files(self, start: date | None = None, end: date | None = None) -> list[str]:
+        """Committed files whose partition lies in ``[start, end]`` (a compaction in flight shows
+        its inputs until its output is in place, never both)."""
+        files = self.layout.committed_files()
+        hidden = self._compaction_shadowed(set(files))
+        out = []
+        for path in files:
+            if path in hidden:
+                continue
+            day = date.fromisoformat(partition_of(path))
+            if (start is None or day >= start) and (end is None or day <= end):
+                out.append(path)
+        return out
+
+    def _compaction_shadowed(self, files: set[str]) -> set[str]:
+        fs = self.layout.fs
+        shadowed: set[str] = set()
+        for journal in fs.glob(posixpath.join(self.layout.journal_dir, "compact-*.json")):
+            try:
+                entry = json.loads(fs.cat_file(journal))
+            except (FileNotFoundError, ValueError):
+                continue
+            if entry["output"] in files:
+                shadowed.update(entry["inputs"])
+        return shadowed
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection that can read this lake (registers the fsspec store if remote)."""
+        con = duckdb.connect()
+        if not self.layout.is_local:
+            con.register_filesystem(self.layout.fs)
+        return con
+
+    def events(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> duckdb.DuckDBPyRelation:
+        """Events with ``start <= timestamp < end`` as a relation (with the ``event_date`` column).
+
+        Only the partitions that can hold such events are opened.
+        """
+        files = self.files(start.date() if start else None, end.date() if end else None)
+        if not files:
+            table = LAKE_SCHEMA.empty_table().append_column(
+                "event_date", pa.array([], pa.date32())
+            )
+            con.register(_EMPTY_VIEW, table)
+            relation = con.table(_EMPTY_VIEW)
+        else:
+            paths = [self.layout.qualified(p) for p in files]
+            relation = con.read_parquet(paths, hive_partitioning=True, union_by_name=True)
+        conditions = []
+        if start is not None:
+            conditions.append(f"timestamp >= '{start.isoformat()}'::TIMESTAMPTZ")
+        if end is not None:
+            conditions.append(f"timestamp < '{end.isoformat()}'::TIMESTAMPTZ")
+        return relation.filter(" AND ".join(conditions)) if conditions else relation
+
+    def count(self) -> int:
+        """Number of events in the lake."""
+        return sum(self.rows_in(path) for path in self.files())
+
+    def rows_in(self, path: str) -> int:
+        """Rows of one file, from its footer."""
+        with self.layout.fs.open(path, "rb") as fh:
+            return int(pq.ParquetFile(fh).metadata.num_rows)
+
+    def message_ids(self, since_mtime: float | None = None) -> Iterator[str]:
+        """Message ids of files written after ``since_mtime`` (seconds since the epoch)."""
+        fs = self.layout.fs
+        for path in self.files():
+            if since_mtime is not None and _mtime(fs.info(path)) < since_mtime:
+                continue
+            with fs.open(path, "rb") as fh:
+                table = pq.read_table(fh, columns=["message_id"])
+            yield from table.column("message_id").to_pylist()
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    value = info.get("mtime", info.get("LastModified", info.get("created", 0)))
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value or 0)

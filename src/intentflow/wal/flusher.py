@@ -1,0 +1,203 @@
+"""Moves durable log records into the lake in micro-batches, exactly once across crashes.
+
+One flush: read records from the checkpoint to the log's durable end; stage the lake files under
+names derived from the log id and the starting position; save a checkpoint that both advances the
+position and lists the staged-to-final renames (the commit point); publish the renames; clear them
+from the checkpoint; delete log segments wholly before the new position.
+
+A crash before the commit point leaves staged files that recovery deletes, and the records are
+flushed again. A crash after it leaves renames that recovery completes. Either way each record lands
+in the lake once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from intentflow.config import FlushSettings
+from intentflow.lake.writer import LakeWriter, table_from_lines
+from intentflow.wal.checkpoint import Checkpoint, CheckpointFile
+from intentflow.wal.log import Position, WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+
+class Flusher:
+    """Background mover from a :class:`WriteAheadLog` to the lake."""
+
+    def __init__(
+        self,
+        wal: WriteAheadLog,
+        writer: LakeWriter,
+        checkpoints: CheckpointFile,
+        settings: FlushSettings,
+        *,
+        wal_id: str,
+        on_flushed: Callable[[int], None] | None = None,
+    ):
+        self.wal = wal
+        self.writer = writer
+        self.checkpoints = checkpoints
+        self.settings = settings
+        self.wal_id = wal_id
+        self.on_flushed = on_flushed
+        self.flushed_events = 0
+        self.flushes = 0
+        self.last_error: str | None = None
+        self._checkpoint = Checkpoint()
+        self._wake = threading.Condition()
+        self._waiting_events = 0
+        self._waiting_bytes = 0
+        self._waiting_since: float | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._flush_lock = threading.Lock()
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def recover(self) -> Checkpoint:
+        """Finish a committed flush, discard uncommitted staged files, and note the backlog."""
+        checkpoint = self.checkpoints.load()
+        if checkpoint.pending:
+            self.writer.publish(checkpoint.pending)
+            checkpoint = Checkpoint(checkpoint.segment, checkpoint.offset)
+            self.checkpoints.save(checkpoint)
+        self.writer.discard_staged(prefix=self.wal_id)
+        self._checkpoint = checkpoint
+        if self.wal.end > checkpoint.position:
+            self._waiting_since = 0.0
+            self._waiting_events = 1
+        return checkpoint
+
+    @property
+    def position(self) -> Position:
+        """Log position committed to the lake."""
+        return self._checkpoint.position
+
+    # -- notification from the log writer -----------------------------------------------------------
+
+    def notify(self, end: Position, payloads: list[bytes]) -> None:
+        """Tell the flusher that records were appended (called by the log writer)."""
+        events = sum(p.count(b"\n") for p in payloads)
+        size = sum(len(p) for p in payloads)
+        with self._wake:
+            first = self._waiting_since is None
+            if first:
+                self._waiting_since = time.monotonic()
+            self._waiting_events += events
+            self._waiting_bytes += size
+            if (
+                first
+                or self._waiting_events >= self.settings.max_events
+                or self._waiting_bytes >= self.settings.max_bytes
+            ):
+                self._wake.notify()
+
+    # -- flushing ---------------------------------------------------------------------------------
+
+    def flush_once(self) -> int:
+        """Flush up to ``max_events`` waiting events; returns how many were flushed."""
+        with self._flush_lock:
+            return self._flush_once()
+
+    def _flush_once(self) -> int:
+        start = self._checkpoint.position
+        chunks: list[bytes] = []
+        events = 0
+        size = 0
+        end = start
+        for _, payload, nxt in self.wal.read(start):
+            chunks.append(payload)
+            events += payload.count(b"\n")
+            size += len(payload)
+            end = nxt
+            if events >= self.settings.max_events or size >= self.settings.max_bytes:
+                break
+        if end == start:
+            return 0
+        table = table_from_lines(b"".join(chunks))
+        name = f"{self.wal_id}-{start.segment:012d}-{start.offset:012d}"
+        renames = self.writer.stage(table, name)
+        committed = Checkpoint(end.segment, end.offset, pending=renames)
+        self.checkpoints.save(committed)
+        self._checkpoint = committed
+        self.writer.publish(renames)
+        self._checkpoint = Checkpoint(end.segment, end.offset)
+        self.checkpoints.save(self._checkpoint)
+        self.wal.drop_before(end)
+        self.flushed_events += table.num_rows
+        self.flushes += 1
+        if self.on_flushed is not None:
+            self.on_flushed(table.num_rows)
+        return table.num_rows
+
+    def flush_all(self) -> int:
+        """Flush until the lake holds everything durable in the log."""
+        total = 0
+        while True:
+            flushed = self.flush_once()
+            total += flushed
+            if flushed == 0 and self._checkpoint.position >= self.wal.end:
+                with self._wake:
+                    self._waiting_since = None
+                    self._waiting_events = self._waiting_bytes = 0
+                return total
+
+    def _due(self) -> bool:
+        if self._waiting_since is None:
+            return False
+        return (
+            self._waiting_events >= self.settings.max_events
+            or self._waiting_bytes >= self.settings.max_bytes
+            or time.monotonic() - self._waiting_since >= self.settings.max_age_s
+        )
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._wake:
+                while not self._stopping and not self._due():
+                    timeout = None
+                    if self._waiting_since is not None:
+                        timeout = self._waiting_since + self.settings.max_age_s - time.monotonic()
+                    self._wake.wait(max(0.0, timeout) if timeout is not None else None)
+                if self._stopping:
+                    return
+                self._waiting_since = None
+                self._waiting_events = self._waiting_bytes = 0
+            target = self.wal.end
+            try:
+                while self._checkpoint.position < target and self.flush_once():
+                    pass
+                self.last_error = None
+                backoff = 0.5
+            except Exception as exc:  # the log keeps the data; try again later
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("flush failed; retrying in %.1fs", backoff)
+                with self._wake:
+                    if self._waiting_since is None:
+                        self._waiting_since = time.monotonic() - self.settings.max_age_s + backoff
+                backoff = min(backoff * 2, 30.0)
+
+    @property
+    def alive(self) -> bool:
+        """True while the background thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread = threading.Thread(target=self._run, name="wal-flusher", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, flush: bool = True) -> None:
+        """Stop the thread, then flush what remains (unless ``flush`` is false)."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if flush:
+            self.flush_all()

@@ -1,0 +1,123 @@
+"""The durable path from accepted events to the lake: log, group commit and flusher in one object.
+
+>>> import tempfile
+>>> from intentflow.config import Settings
+>>> log = EventLog(Settings(data_dir=tempfile.mkdtemp()))
+>>> log.open()
+>>> log.append_sync(b'{"type":"custom","name":"x","user_id":"u","timestamp":"2026-01-05T10:00:00Z"}\\n')
+>>> log.flush()
+1
+>>> log.close()
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from intentflow.config import Settings
+from intentflow.durable import write_atomic
+from intentflow.lake.layout import LakeLayout
+from intentflow.lake.writer import LakeWriter
+from intentflow.wal.checkpoint import CheckpointFile
+from intentflow.wal.flusher import Flusher
+from intentflow.wal.log import WriteAheadLog
+from intentflow.wal.writer import GroupCommitWriter
+
+
+class _IdOnly(msgspec.Struct):
+    message_id: str
+
+
+_ids = msgspec.json.Decoder(_IdOnly)
+
+
+def log_id(directory: Path) -> str:
+    """This log's stable id, which names its files in the lake (created on first use)."""
+    path = directory / "id"
+    if not path.exists():
+        write_atomic(path, secrets.token_hex(4).encode())
+    return path.read_text().strip()
+
+
+class EventLog:
+    """Accepted events go in with :meth:`append`; the flusher moves them to the lake."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.directory = Path(settings.wal_dir)
+        self.wal: WriteAheadLog | None = None
+        self.writer: GroupCommitWriter | None = None
+        self.flusher: Flusher | None = None
+
+    def open(self) -> None:
+        """Recover from a crash if needed and start the writer and flusher threads."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        wal = WriteAheadLog(
+            str(self.directory),
+            fsync=self.settings.wal.fsync,
+            segment_bytes=self.settings.wal.segment_bytes,
+        )
+        layout = LakeLayout(self.settings.lake_dir, self.settings.lake.storage_options)
+        flusher = Flusher(
+            wal,
+            LakeWriter(layout, compression=self.settings.lake.compression),
+            CheckpointFile(self.directory, fsync=self.settings.wal.fsync),
+            self.settings.flush,
+            wal_id=log_id(self.directory),
+        )
+        flusher.recover()
+        self.wal, self.flusher = wal, flusher
+        self.writer = GroupCommitWriter(wal, on_durable=flusher.notify)
+        flusher.start()
+
+    def _require(self) -> tuple[WriteAheadLog, GroupCommitWriter, Flusher]:
+        if self.wal is None or self.writer is None or self.flusher is None:
+            raise RuntimeError("the event log is not open")
+        return self.wal, self.writer, self.flusher
+
+    async def append(self, lines: bytes) -> None:
+        """Make NDJSON lake lines durable; returns once they are fsynced."""
+        await self._require()[1].append(lines)
+
+    def append_sync(self, lines: bytes) -> None:
+        """The same from a thread without an event loop."""
+        self._require()[1].append_sync(lines)
+
+    def unflushed_ids(self) -> Iterator[str]:
+        """Message ids in the log that the lake does not hold yet."""
+        wal, _, flusher = self._require()
+        for _, payload, _ in wal.read(flusher.position):
+            for row in _ids.decode_lines(payload):
+                yield row.message_id
+
+    def flush(self) -> int:
+        """Move everything durable to the lake now; returns how many events moved."""
+        return self._require()[2].flush_all()
+
+    @property
+    def backlog_bytes(self) -> int:
+        """Approximate log bytes not yet in the lake."""
+        wal, _, flusher = self._require()
+        end, done = wal.end, flusher.position
+        if end.segment == done.segment:
+            return end.offset - done.offset
+        return end.offset + (end.segment - done.segment) * wal.segment_bytes - done.offset
+
+    @property
+    def healthy(self) -> bool:
+        """True when the flusher thread runs and its last flush succeeded."""
+        return self.flusher is not None and self.flusher.alive and self.flusher.last_error is None
+
+    def close(self, *, flush: bool = True) -> None:
+        """Finish queued appends, flush what remains (unless ``flush`` is false), close."""
+        if self.writer is not None:
+            self.writer.close()
+        if self.flusher is not None:
+            self.flusher.stop(flush=flush)
+        if self.wal is not None:
+            self.wal.close()
+        self.wal = self.writer = self.flusher = None
