@@ -37,8 +37,12 @@ def _print_json(data: Any) -> None:
 
 def _progress(total: int | None, label: str) -> Progress:
     columns: list[Any] = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    return Progress(*columns, console=console, transient=False, disable=not console.is_terminal
-                    and total is None)
+    return Progress(
+        *columns,
+        console=console,
+        transient=False,
+        disable=not console.is_terminal and total is None,
+    )
 
 
 @app.command()
@@ -64,10 +68,16 @@ def schema() -> None:
 def simulate(
     users: Annotated[int, typer.Option(help="Simulated people.")] = 1000,
     days: Annotated[int, typer.Option(help="Simulated days.")] = 7,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same events.")] = 42,
-    start: Annotated[Optional[str], typer.Option(help="First day (YYYY-MM-DD, UTC); default: DAYS ago.")] = None,  # noqa: UP045
-    out: Annotated[Optional[str], typer.Option(help="Write JSON lines here ('-' for stdout).")] = None,  # noqa: UP045
-    to: Annotated[Optional[str], typer.Option(help="Send to the collector at this URL instead.")] = None,  # noqa: UP045
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same events.")
+    ] = 42,
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD, UTC); default: DAYS ago.")
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="Write JSON lines here ('-' for stdout).")] = None,
+    to: Annotated[
+        str | None, typer.Option(help="Send to the collector at this URL instead.")
+    ] = None,
     write_key: Annotated[Optional[str], typer.Option(help="Write key for --to.")] = None,  # noqa: UP045
     speedup: Annotated[Optional[float], typer.Option(help="Replay at X times real time.")] = None,  # noqa: UP045
     batch: Annotated[int, typer.Option(help="Events per HTTP request.")] = 100,
@@ -89,33 +99,50 @@ def simulate(
             console.print(f"wrote {count:,} events to {out}")
         else:
             key = write_key or _settings().write_keys[0]
-            totals = send_http(events, to or "", key, batch_size=batch, speedup=speedup,
-                               progress=step)
+            totals = send_http(
+                events, to or "", key, batch_size=batch, speedup=speedup, progress=step
+            )
             console.print(f"sent {totals['sent']:,} events: {totals}")
 
 
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="File to import.")],
-    format: Annotated[Optional[str], typer.Option("--format", help="csv, jsonl or parquet.")] = None,  # noqa: A002, UP045
-    preset: Annotated[Optional[str], typer.Option(help="taobao, yoochoose, diginetica or movielens.")] = None,  # noqa: UP045
-    map_: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN, repeatable.")] = None,  # noqa: UP045
-    type_column: Annotated[Optional[str], typer.Option(help="Column holding the event type.")] = None,  # noqa: UP045
+    format: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet.")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="taobao, yoochoose, diginetica or movielens.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="FIELD=COLUMN, repeatable.")
+    ] = None,
+    type_column: Annotated[str | None, typer.Option(help="Column holding the event type.")] = None,
     type_map: Annotated[Optional[list[str]], typer.Option(help="VALUE=TYPE, repeatable.")] = None,  # noqa: UP045
-    event_type: Annotated[Optional[str], typer.Option("--type", help="One type for every row.")] = None,  # noqa: UP045
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="One type for every row.")
+    ] = None,
     timestamp: Annotated[Optional[str], typer.Option(help="Column holding the event time.")] = None,  # noqa: UP045
     time_unit: Annotated[str, typer.Option(help="s, ms, us or iso.")] = "s",
     delimiter: Annotated[str, typer.Option(help="CSV delimiter.")] = ",",
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: cores).")] = None,  # noqa: UP045
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: cores).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a CSV, JSON-lines or Parquet file into the lake, validating every row."""
     from intentflow.ingest.command import run_import
 
     report = run_import(
-        path, _settings(), fmt=format, preset=preset, fields=map_ or [], type_column=type_column,
-        type_map=type_map or [], event_type=event_type, timestamp=timestamp,
-        time_unit=time_unit, delimiter=delimiter, workers=workers, console=console,
+        path,
+        _settings(),
+        fmt=format,
+        preset=preset,
+        fields=map_ or [],
+        type_column=type_column,
+        type_map=type_map or [],
+        event_type=event_type,
+        timestamp=timestamp,
+        time_unit=time_unit,
+        delimiter=delimiter,
+        workers=workers,
+        console=console,
     )
     if as_json:
         _print_json(report)
@@ -138,8 +165,18 @@ def lake_stats(as_json: JsonFlag = False) -> None:
 def stats_table(stats: dict[str, Any]) -> Table:
     """The lake summary as a table."""
     table = Table(title=f"lake {stats['lake']}", show_header=False)
-    for key in ("events", "people", "users", "anonymous_ids", "items", "first_event",
-                "last_event", "partitions", "files", "bytes"):
+    for key in (
+        "events",
+        "people",
+        "users",
+        "anonymous_ids",
+        "items",
+        "first_event",
+        "last_event",
+        "partitions",
+        "files",
+        "bytes",
+    ):
         value = stats[key]
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     for kind, count in stats["by_type"].items():
@@ -159,8 +196,12 @@ def lake_compact(
     settings = _settings()
     lake = Lake(settings.lake_dir, settings.lake.storage_options)
     before = len(lake.files())
-    reports = compact(lake, target_bytes=settings.lake.compact_target_bytes,
-                      compression=settings.lake.compression, date=date)
+    reports = compact(
+        lake,
+        target_bytes=settings.lake.compact_target_bytes,
+        compression=settings.lake.compression,
+        date=date,
+    )
     after = len(lake.files())
     summary = {"files_before": before, "files_after": after, "merges": reports}
     if as_json:
@@ -172,7 +213,7 @@ def lake_compact(
 @quarantine_app.command("list")
 def quarantine_list(
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
-    reason: Annotated[Optional[str], typer.Option(help="Only reasons containing this text.")] = None,  # noqa: UP045
+    reason: Annotated[str | None, typer.Option(help="Only reasons containing this text.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Rejected events with their reasons."""
@@ -180,16 +221,26 @@ def quarantine_list(
 
     from intentflow.collect.quarantine import QuarantineStore
 
-    records = [r for r in QuarantineStore(_settings().quarantine_dir).records()
-               if reason is None or reason in r.reason]
+    records = [
+        r
+        for r in QuarantineStore(_settings().quarantine_dir).records()
+        if reason is None or reason in r.reason
+    ]
     if as_json:
-        _print_json({"total": len(records),
-                     "records": [msgspec.to_builtins(r) for r in records[:limit]]})
+        _print_json(
+            {"total": len(records), "records": [msgspec.to_builtins(r) for r in records[:limit]]}
+        )
         return
     table = Table("id", "when", "source", "index", "reason", "payload")
     for r in records[:limit]:
-        table.add_row(r.id[:12], r.quarantined_at.isoformat(timespec="seconds"), r.source,
-                      str(r.index), r.reason, r.raw[:60])
+        table.add_row(
+            r.id[:12],
+            r.quarantined_at.isoformat(timespec="seconds"),
+            r.source,
+            str(r.index),
+            r.reason,
+            r.raw[:60],
+        )
     Console().print(table)
     console.print(f"{len(records):,} quarantined event(s)")
 
@@ -198,7 +249,9 @@ def quarantine_list(
 def quarantine_replay(
     ids: Annotated[Optional[list[str]], typer.Argument(help="Record ids (or id prefixes).")] = None,  # noqa: UP045
     all_: Annotated[bool, typer.Option("--all", help="Replay every record.")] = False,
-    patch: Annotated[Optional[str], typer.Option(help="JSON merge patch applied to each payload.")] = None,  # noqa: UP045
+    patch: Annotated[
+        str | None, typer.Option(help="JSON merge patch applied to each payload.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Validate quarantined events again; those that pass go to the lake."""
@@ -218,8 +271,10 @@ def quarantine_replay(
     if as_json:
         _print_json(asdict(report))
     else:
-        console.print(f"replayed {report.replayed}, already in lake {report.already_in_lake}, "
-                      f"still rejected {report.still_rejected}")
+        console.print(
+            f"replayed {report.replayed}, already in lake {report.already_in_lake}, "
+            f"still rejected {report.still_rejected}"
+        )
 
 
 @app.command()
@@ -228,13 +283,22 @@ def demo(
     days: Annotated[int, typer.Option(help="Simulated days.")] = 7,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     data: Annotated[Optional[Path], typer.Option(help="Send this real file instead.")] = None,  # noqa: UP045
-    format: Annotated[Optional[str], typer.Option("--format", help="Its format or preset (taobao, ...).")] = None,  # noqa: A002, UP045
+    format: Annotated[
+        str | None, typer.Option("--format", help="Its format or preset (taobao, ...).")
+    ] = None,
 ) -> None:
     """Start the collector in-process, send events over HTTP, wait for the flush, show the lake."""
     from intentflow.demo import run_demo
 
-    run_demo(_settings(), console=console, users=users, days=days, seed=seed, data=data,
-             data_format=format)
+    run_demo(
+        _settings(),
+        console=console,
+        users=users,
+        days=days,
+        seed=seed,
+        data=data,
+        data_format=format,
+    )
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -256,3 +320,7 @@ def bench(
 def main() -> None:
     """Entry point of the console script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

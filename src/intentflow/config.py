@@ -151,7 +151,10 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_path = os.environ.get("INTENTFLOW_CONFIG") or "intentflow.toml"
+        named = os.environ.get("INTENTFLOW_CONFIG")
+        if named and not Path(named).is_file():
+            raise FileNotFoundError(f"INTENTFLOW_CONFIG names {named}, which is not a file")
+        toml_path = named or "intentflow.toml"
         if Path(toml_path).is_file():
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)

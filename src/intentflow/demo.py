@@ -54,11 +54,21 @@ def run_demo(
     console.print(f"data dir: {Path(settings.data_dir).resolve()}")
     with BackgroundServer(settings) as server:
         console.print(f"collector listening on {server.url}")
-        with Progress(TextColumn(label), MofNCompleteColumn(), TextColumn("events"),
-                      TimeElapsedColumn(), console=console) as progress:
+        with Progress(
+            TextColumn(label),
+            MofNCompleteColumn(),
+            TextColumn("events"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("send", total=None)
-            totals = send_http(events, server.url, key, batch_size=500,
-                               progress=lambda n: progress.advance(task, n))
+            totals = send_http(
+                events,
+                server.url,
+                key,
+                batch_size=500,
+                progress=lambda n: progress.advance(task, n),
+            )
         console.print(
             f"collector: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates, "
             f"{totals['rejected']:,} rejected"

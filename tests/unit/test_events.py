@@ -64,8 +64,7 @@ def test_minimal_event_of_each_type_decodes(kind: str) -> None:
         ({"type": "page_view", "user_id": ""}, "length >= 1"),
         ({"type": "page_view", "user_id": 5}, "Expected `str | null`, got `int`"),
         ({"type": "page_view", "user_id": "u", "channel": "fax"}, "Invalid enum value 'fax'"),
-        ({"type": "page_view", "user_id": "u", "timestamp": "2026-01-05T10:00:00"},
-         "timezone"),
+        ({"type": "page_view", "user_id": "u", "timestamp": "2026-01-05T10:00:00"}, "timezone"),
     ],
 )
 def test_bad_events_are_refused_with_the_reason(payload: dict[str, Any], reason: str) -> None:
@@ -74,16 +73,25 @@ def test_bad_events_are_refused_with_the_reason(payload: dict[str, Any], reason:
 
 
 def test_timestamps_are_normalized_to_utc() -> None:
-    event = decode_event(b'{"type":"page_view","user_id":"u","timestamp":"2026-01-05T10:00:00-05:00"}')
+    event = decode_event(
+        b'{"type":"page_view","user_id":"u","timestamp":"2026-01-05T10:00:00-05:00"}'
+    )
     assert event.timestamp == datetime(2026, 1, 5, 15, tzinfo=UTC)
     assert event.timestamp.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
 
 
 def test_purchase_revenue_defaults_to_its_line_items() -> None:
-    event = event_from_dict({
-        "type": "purchase", "user_id": "u", "order_id": "o1",
-        "line_items": [{"item_id": "a", "price": 2.5, "quantity": 2}, {"item_id": "b", "price": 1}],
-    })
+    event = event_from_dict(
+        {
+            "type": "purchase",
+            "user_id": "u",
+            "order_id": "o1",
+            "line_items": [
+                {"item_id": "a", "price": 2.5, "quantity": 2},
+                {"item_id": "b", "price": 1},
+            ],
+        }
+    )
     assert isinstance(event, Purchase)
     assert event.revenue == 6.0
     assert event.currency == "USD"
@@ -111,10 +119,18 @@ def test_lake_schema_has_a_column_for_every_field() -> None:
 
 def test_events_survive_the_lake_round_trip() -> None:
     events = [
-        event_from_dict({"type": kind, "anonymous_id": "a", "user_id": "u", "message_id": kind,
-                         "timestamp": "2026-01-05T10:00:00Z",
-                         "properties": {"k": [1, {"x": "y"}]},
-                         "context": {"page_url": "https://x/p", "user_agent": "UA"}, **extra})
+        event_from_dict(
+            {
+                "type": kind,
+                "anonymous_id": "a",
+                "user_id": "u",
+                "message_id": kind,
+                "timestamp": "2026-01-05T10:00:00Z",
+                "properties": {"k": [1, {"x": "y"}]},
+                "context": {"page_url": "https://x/p", "user_agent": "UA"},
+                **extra,
+            }
+        )
         for kind, extra in MINIMAL.items()
     ]
     table = table_from_lines(lake_lines(events))
@@ -125,17 +141,34 @@ def test_events_survive_the_lake_round_trip() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
 
-@given(st.dictionaries(
-    st.sampled_from(["type", "user_id", "anonymous_id", "item_id", "timestamp", "price",
-                     "quantity", "query", "depth_percent", "properties", "name", "x"]),
-    json_values | st.sampled_from(list(EVENT_TYPES)),
-))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "type",
+                "user_id",
+                "anonymous_id",
+                "item_id",
+                "timestamp",
+                "price",
+                "quantity",
+                "query",
+                "depth_percent",
+                "properties",
+                "name",
+                "x",
+            ]
+        ),
+        json_values | st.sampled_from(list(EVENT_TYPES)),
+    )
+)
 def test_any_json_object_either_decodes_or_is_refused_cleanly(data: dict[str, Any]) -> None:
     try:
         event = decode_event(msgspec.json.encode(data))

@@ -27,7 +27,9 @@ from intentflow.events import AnyEvent, EventBatch
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, runtime: CollectorRuntime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, runtime: CollectorRuntime | None = None
+) -> FastAPI:
     """The collector app. Pass ``runtime`` to share one that is already started (tests, demo)."""
     own = runtime is None
     runtime = runtime or CollectorRuntime(settings or Settings())

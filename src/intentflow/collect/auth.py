@@ -1,4 +1,4 @@
-"""Write keys: HTTP Basic username (as Segment sends it), a Bearer token, or ``writeKey`` in the body.
+"""Write keys: the HTTP Basic username (as Segment sends it), a Bearer token, or ``writeKey``.
 
 >>> keys = WriteKeys(["k1"])
 >>> keys.from_header("Basic " + __import__("base64").b64encode(b"k1:").decode())

@@ -5,7 +5,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 
-from intentflow.collect.exceptions import CollectError, PayloadTooLarge, UnsupportedMediaType
+from intentflow.collect.exceptions import (
+    CollectError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
 
 JSON_TYPES = ("application/json", "text/plain", "application/x-json")
 """Accepted content types: JSON, and ``text/plain`` that browsers' ``sendBeacon`` uses."""
@@ -18,7 +22,7 @@ def check_content_type(content_type: str | None) -> None:
     media = content_type.split(";")[0].strip().lower()
     if media in JSON_TYPES or media.endswith("+json"):
         return
-    raise UnsupportedMediaType(
+    raise UnsupportedMediaTypeError(
         f"content type {media!r} is not supported; send application/json"
     )
 
@@ -37,13 +41,13 @@ async def read_body(
         except ValueError:
             raise CollectError("Content-Length is not a number") from None
         if declared > limit:
-            raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit}")
+            raise PayloadTooLargeError(f"body of {declared} bytes is over the limit of {limit}")
     parts: list[bytes] = []
     size = 0
     async for chunk in chunks:
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
+            raise PayloadTooLargeError(f"body is over the limit of {limit} bytes")
         parts.append(chunk)
     body = b"".join(parts)
     encoding = (content_encoding or "identity").strip().lower()
@@ -51,7 +55,7 @@ async def read_body(
         return body
     if encoding in ("gzip", "x-gzip", "deflate"):
         return _inflate(body, limit, gzip=encoding != "deflate")
-    raise UnsupportedMediaType(f"content encoding {encoding!r} is not supported; use gzip")
+    raise UnsupportedMediaTypeError(f"content encoding {encoding!r} is not supported; use gzip")
 
 
 def _inflate(body: bytes, limit: int, *, gzip: bool) -> bytes:
@@ -61,7 +65,7 @@ def _inflate(body: bytes, limit: int, *, gzip: bool) -> bytes:
     except zlib.error as exc:
         raise CollectError(f"body is not valid {'gzip' if gzip else 'deflate'}: {exc}") from None
     if len(out) > limit:
-        raise PayloadTooLarge(f"decompressed body is over the limit of {limit} bytes")
+        raise PayloadTooLargeError(f"decompressed body is over the limit of {limit} bytes")
     if not inflater.eof:
         raise CollectError(f"body is not valid {'gzip' if gzip else 'deflate'}: truncated stream")
     return out

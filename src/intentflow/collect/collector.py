@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from intentflow.collect.dedup import RecentIds
-from intentflow.collect.exceptions import Unavailable
+from intentflow.collect.exceptions import UnavailableError
 from intentflow.collect.quarantine import Format, QuarantineRecord, QuarantineStore, make_record
 from intentflow.collect.segment import SegmentMessageError, to_native
 from intentflow.collect.validate import Validator, now_utc
@@ -69,9 +69,7 @@ class Collector:
         self.recent.add_many(lake.message_ids(since_mtime=since), now=now)
         return len(self.recent) - before
 
-    def _validate(
-        self, item: Any, fmt: Format, received_at: datetime, source: str
-    ) -> Event | str:
+    def _validate(self, item: Any, fmt: Format, received_at: datetime, source: str) -> Event | str:
         if fmt == "segment":
             try:
                 message = msgspec.json.decode(item)
@@ -82,8 +80,9 @@ class Collector:
                 return "nested too deeply"
             except SegmentMessageError as exc:
                 return str(exc)
-            return self.validator.validate(native, received_at=received_at, source=source,
-                                           size=len(item))
+            return self.validator.validate(
+                native, received_at=received_at, source=source, size=len(item)
+            )
         return self.validator.validate(item, received_at=received_at, source=source)
 
     def sort(
@@ -96,19 +95,33 @@ class Collector:
         events: list[Event] = []
         quarantined: list[QuarantineRecord] = []
         in_batch: set[str] = set()
-        for index, item in enumerate(items):
-            checked = self._validate(item, fmt, received_at, source)
+        recent = self.recent
+        if fmt == "native":
+            validate = self.validator.validate
+            checked_items = [
+                validate(item, received_at=received_at, source=source) for item in items
+            ]
+        else:
+            checked_items = [self._validate(item, fmt, received_at, source) for item in items]
+        for index, checked in enumerate(checked_items):
             if isinstance(checked, str):
                 result.rejected.append(Rejected(index, checked))
-                quarantined.append(make_record(bytes(item), reason=checked, source=source,
-                                               fmt=fmt, index=index, at=received_at))
+                quarantined.append(
+                    make_record(
+                        bytes(items[index]),
+                        reason=checked,
+                        source=source,
+                        fmt=fmt,
+                        index=index,
+                        at=received_at,
+                    )
+                )
                 continue
             message_id = checked.message_id
-            assert message_id is not None
-            if message_id in in_batch or not self.recent.add(message_id, now=mono):
+            if message_id in in_batch or not recent.add(message_id, now=mono):  # type: ignore[arg-type]
                 result.duplicates += 1
                 continue
-            in_batch.add(message_id)
+            in_batch.add(message_id)  # type: ignore[arg-type]
             events.append(checked)
         result.accepted = len(events)
         return events, result, quarantined
@@ -124,9 +137,8 @@ class Collector:
             except Exception as exc:
                 self.recent.discard(e.message_id for e in events if e.message_id)
                 log.exception("could not make a batch durable")
-                raise Unavailable(f"events could not be stored: {exc}") from exc
+                raise UnavailableError(f"events could not be stored: {exc}") from exc
         self.accepted_total += result.accepted
         self.duplicates_total += result.duplicates
         self.rejected_total += len(result.rejected)
         return result
-

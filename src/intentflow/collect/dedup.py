@@ -24,6 +24,7 @@ class RecentIds:
         self.window_s = window_s
         self._ids: set[str] = set()
         self._order: deque[tuple[float, str]] = deque()
+        self._adds = 0
 
     def __contains__(self, message_id: object) -> bool:
         return message_id in self._ids
@@ -37,7 +38,9 @@ class RecentIds:
             return False
         self._ids.add(message_id)
         self._order.append((now, message_id))
-        self._expire(now)
+        self._adds += 1
+        if self._adds & 255 == 0 or len(self._order) > self.max_ids:
+            self._expire(now)
         return True
 
     def add_many(self, message_ids: Iterable[str], *, now: float) -> None:

@@ -13,25 +13,25 @@ class CollectError(Exception):
         self.reason = reason
 
 
-class Unauthorized(CollectError):
+class UnauthorizedError(CollectError):
     """No write key, or one the collector does not know."""
 
     status = 401
 
 
-class PayloadTooLarge(CollectError):
+class PayloadTooLargeError(CollectError):
     """The body or the batch is over its limit."""
 
     status = 413
 
 
-class UnsupportedMediaType(CollectError):
+class UnsupportedMediaTypeError(CollectError):
     """The body is not JSON."""
 
     status = 415
 
 
-class Unavailable(CollectError):
+class UnavailableError(CollectError):
     """The collector cannot make events durable right now (disk full, shutting down)."""
 
     status = 503

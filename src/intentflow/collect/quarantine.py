@@ -52,8 +52,14 @@ def make_record(
     except UnicodeDecodeError:
         text, is_b64 = base64.b64encode(raw).decode(), True
     return QuarantineRecord(
-        id=uuid.uuid4().hex, quarantined_at=at, source=source, format=fmt, index=index,
-        reason=reason, raw=text, raw_base64=is_b64,
+        id=uuid.uuid4().hex,
+        quarantined_at=at,
+        source=source,
+        format=fmt,
+        index=index,
+        reason=reason,
+        raw=text,
+        raw_base64=is_b64,
     )
 
 
@@ -103,7 +109,9 @@ class QuarantineStore:
         with self._lock:
             for path in self.files():
                 lines = path.read_bytes().splitlines(keepends=True)
-                keep = [ln for ln in lines if ln.strip() and self._decoder.decode(ln).id not in drop]
+                keep = [
+                    ln for ln in lines if ln.strip() and self._decoder.decode(ln).id not in drop
+                ]
                 gone = sum(1 for ln in lines if ln.strip()) - len(keep)
                 if gone:
                     removed += gone

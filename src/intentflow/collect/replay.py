@@ -87,8 +87,9 @@ def replay(
             fresh[event.message_id] = event
     if fresh:
         writer = LakeWriter(lake.layout, compression=settings.lake.compression)
-        writer.write(table_from_lines(lake_lines(list(fresh.values()))),
-                     f"replay-{uuid.uuid4().hex[:12]}")
+        writer.write(
+            table_from_lines(lake_lines(list(fresh.values()))), f"replay-{uuid.uuid4().hex[:12]}"
+        )
     report.replayed = len(fresh)
     store.remove(record.id for record, _ in passed)
     if failed:
@@ -116,8 +117,9 @@ def _revalidate(
             return str(exc)
     if not isinstance(data, dict):
         return f"expected a JSON object, got {type(data).__name__}"
-    return validator.validate(data, received_at=received_at, source=record.source,
-                              size=len(msgspec.json.encode(data)))
+    return validator.validate(
+        data, received_at=received_at, source=record.source, size=len(msgspec.json.encode(data))
+    )
 
 
 def _ids_in_lake(lake: Lake, ids: list[str]) -> set[str]:

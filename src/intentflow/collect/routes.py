@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from intentflow.collect.body import check_content_type, read_body
 from intentflow.collect.collector import BatchResult
-from intentflow.collect.exceptions import CollectError, PayloadTooLarge, Unauthorized
+from intentflow.collect.exceptions import CollectError, PayloadTooLargeError, UnauthorizedError
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.events import event_json_schema
 
@@ -64,7 +64,9 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes, shape: str) -> Any:
     except msgspec.ValidationError as exc:
         raise CollectError(f"body must be {shape}: {exc}") from None
     except msgspec.DecodeError as exc:
-        raise CollectError(f"malformed JSON: {str(exc).removeprefix('JSON is malformed: ')}") from None
+        raise CollectError(
+            f"malformed JSON: {str(exc).removeprefix('JSON is malformed: ')}"
+        ) from None
     except RecursionError:
         raise CollectError("malformed JSON: nested too deeply") from None
 
@@ -81,7 +83,7 @@ def _keyed(runtime: CollectorRuntime, key: str | None, decode: Callable[[], T]) 
 def _check_batch_size(runtime: CollectorRuntime, count: int) -> None:
     limit = runtime.settings.collect.max_batch_events
     if count > limit:
-        raise PayloadTooLarge(f"batch of {count} events is over the limit of {limit}")
+        raise PayloadTooLargeError(f"batch of {count} events is over the limit of {limit}")
 
 
 def _reply(result: BatchResult, extra: dict[str, Any] | None = None) -> Response:
@@ -100,7 +102,9 @@ def _header_key(request: Request, runtime: CollectorRuntime) -> str | None:
 
 def _require_key(runtime: CollectorRuntime, key: str | None) -> None:
     if not runtime.keys.valid(key):
-        raise Unauthorized("a valid write key is required (HTTP Basic username or Bearer token)")
+        raise UnauthorizedError(
+            "a valid write key is required (HTTP Basic username or Bearer token)"
+        )
 
 
 @router.post(
@@ -109,7 +113,9 @@ def _require_key(runtime: CollectorRuntime, key: str | None) -> None:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}},
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}
+            },
         }
     },
 )
@@ -132,7 +138,9 @@ async def segment_batch(request: Request) -> Response:
     runtime = runtime_of(request)
     key = _header_key(request, runtime)
     body = await _body(request, runtime)
-    envelope = _keyed(runtime, key, lambda: _decode(_segment_batch, body, 'an object with a "batch" list'))
+    envelope = _keyed(
+        runtime, key, lambda: _decode(_segment_batch, body, 'an object with a "batch" list')
+    )
     _require_key(runtime, key or envelope.writeKey)
     _check_batch_size(runtime, len(envelope.batch))
     result = await runtime.collector.accept(envelope.batch, fmt="segment", source="segment")

@@ -27,8 +27,14 @@ TRACK_EVENTS: dict[str, str] = {
 }
 """Segment spec event names and the intentflow type each becomes."""
 
-_CHANNELS = {"browser": "web", "client": "web", "web": "web", "server": "server",
-             "mobile": "mobile", "email": "email"}
+_CHANNELS = {
+    "browser": "web",
+    "client": "web",
+    "web": "web",
+    "server": "server",
+    "mobile": "mobile",
+    "email": "email",
+}
 _MOBILE_OS = {"ios", "android", "ipados"}
 
 
@@ -57,7 +63,9 @@ def to_native(message: Any) -> dict[str, Any]:
     elif kind in ("page", "screen"):
         event["type"] = "page_view"
         for field in ("name", "category"):
-            value = message.get(field, props.get(field))
+            value = message.get(field)
+            if value is None:  # the SDKs send an explicit null when the call names none
+                value = props.get(field)
             if value is not None:
                 event[field] = value
         if kind == "screen" and "channel" not in event:
@@ -65,8 +73,9 @@ def to_native(message: Any) -> dict[str, Any]:
     elif kind == "identify":
         event["type"] = "identify"
         traits = message.get("traits")
-        if traits is None:
-            traits = (message.get("context") or {}).get("traits")
+        context = message.get("context")
+        if not traits and isinstance(context, dict):  # Segment's SDKs send `{}` for no traits
+            traits = context.get("traits")
         if traits is not None:
             event["traits"] = traits
     elif kind == "alias":
@@ -78,8 +87,11 @@ def to_native(message: Any) -> dict[str, Any]:
     elif kind == "group":
         event["type"] = "custom"
         event["name"] = "group"
-        event["properties"] = {**props, "group_id": message.get("groupId"),
-                               "traits": message.get("traits") or {}}
+        event["properties"] = {
+            **props,
+            "group_id": message.get("groupId"),
+            "traits": message.get("traits") or {},
+        }
     else:
         raise SegmentMessageError(
             f"unknown Segment call type {kind!r}; expected track, page, screen, identify, "
@@ -92,8 +104,12 @@ def to_native(message: Any) -> dict[str, Any]:
 
 def _common(message: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = {}
-    for src, dst in (("messageId", "message_id"), ("userId", "user_id"),
-                     ("anonymousId", "anonymous_id"), ("timestamp", "timestamp")):
+    for src, dst in (
+        ("messageId", "message_id"),
+        ("userId", "user_id"),
+        ("anonymousId", "anonymous_id"),
+        ("timestamp", "timestamp"),
+    ):
         value = message.get(src)
         if value is not None:
             event[dst] = value if dst == "timestamp" else _text(value)

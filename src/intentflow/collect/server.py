@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 
@@ -15,12 +16,27 @@ from intentflow.config import Settings
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Serve until SIGINT or SIGTERM, then flush the log into the lake and exit."""
+    """Serve until SIGINT or SIGTERM, then flush the log into the lake and exit.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again; the handler set
+    here turns that second delivery into a normal exit with status 0.
+    """
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level="info", access_log=False,
-        loop="uvloop", http="httptools", timeout_graceful_shutdown=10,
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def free_port() -> int:
@@ -39,8 +55,13 @@ class BackgroundServer:
         self.port = port or free_port()
         self.runtime = CollectorRuntime(settings)
         config = uvicorn.Config(
-            create_app(runtime=self.runtime), host=host, port=self.port, log_level="warning",
-            access_log=False, loop="asyncio", lifespan="on",
+            create_app(runtime=self.runtime),
+            host=host,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="collector", daemon=True)

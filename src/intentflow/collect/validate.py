@@ -64,7 +64,7 @@ class Validator:
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
             try:
-                events: list[Event] = msgspec.convert(block, list[AnyEvent], strict=False)  # type: ignore[valid-type]
+                events: list[Event] = msgspec.convert(block, list[AnyEvent], strict=False)
                 checked: list[Event | str] = list(events)
             except (msgspec.ValidationError, RecursionError):
                 checked = [self._convert_one(row) for row in block]
@@ -74,7 +74,7 @@ class Validator:
 
     def _convert_one(self, row: dict[str, Any]) -> Event | str:
         try:
-            return msgspec.convert(row, AnyEvent, strict=False)  # type: ignore[arg-type,no-any-return]
+            return msgspec.convert(row, AnyEvent, strict=False)  # type: ignore[no-any-return]
         except msgspec.ValidationError as exc:
             return _explain(str(exc))
         except RecursionError:
@@ -131,7 +131,7 @@ def now_utc() -> datetime:
 
 def _explain(message: str) -> str:
     if message.startswith(_TYPE_ERROR) and message.endswith("`$.type`"):
-        value = message[len(_TYPE_ERROR) :].split(" - at ")[0].strip()
+        value = message[len(_TYPE_ERROR) :].split(" - at ", maxsplit=1)[0].strip()
         return f"unknown event type {value} - at `$.type`; known types: {', '.join(EVENT_TYPES)}"
     if message == "Object missing required field `type`":
         return f"missing required field `type`; known types: {', '.join(EVENT_TYPES)}"
@@ -143,10 +143,11 @@ def _depth(value: Any) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
+        deepest = max(deepest, depth)
         if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, (dict, list)))
+            stack.extend(
+                (child, depth + 1) for child in node.values() if isinstance(child, (dict, list))
+            )
         elif isinstance(node, list):
             stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
     return deepest

@@ -57,11 +57,21 @@ def run_import(
             PRESETS["_flags"] = Preset("_flags", "csv", mapping, CsvOptions(delimiter=delimiter))
             preset = "_flags"
     size = path.stat().st_size
-    with Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.fields[rows]:,} rows"), console=console) as progress:
+    with Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        console=console,
+    ) as progress:
         task = progress.add_task("import", total=size, rows=0)
         report = import_file(
-            path, settings, fmt=cast(Format | None, fmt), preset=preset, mapping=mapping,
+            path,
+            settings,
+            fmt=cast(Format | None, fmt),
+            preset=preset,
+            mapping=mapping,
             workers=workers,
             progress=lambda done, rows: progress.update(task, completed=done, rows=rows),
         )

@@ -142,16 +142,30 @@ def _json(row: dict[str, Any]) -> bytes:
     return msgspec.json.encode(row)
 
 
-def chunks_of(path: Path, fmt: Format, preset: Preset | None, rows: int) -> Iterator[Chunk]:
-    """The file's chunks, read the way its format or preset says."""
+def chunks_of(
+    path: Path, fmt: Format, preset: Preset | None, rows: int, mapping: Mapping | None = None
+) -> Iterator[Chunk]:
+    """The file's chunks, read the way its format or preset says; a CSV's columns that the
+    mapping reads as text are read as text (the reader would guess types from the first block
+    only, and fail on a later id that does not look like the first ones)."""
     if fmt == "jsonl":
         return read_line_chunks(path, rows)
     if fmt == "parquet":
         return read_parquet_chunks(path, rows)
     if fmt == "csv":
+        import dataclasses
+
         from intentflow.ingest.presets import CsvOptions
 
-        return read_csv_chunks(path, preset.csv if preset else CsvOptions(), rows)
+        options = preset.csv if preset else CsvOptions()
+        text = {
+            c: pa.string()
+            for c in (mapping.text_columns() if mapping else ())
+            if c not in options.column_types
+        }
+        if text:
+            options = dataclasses.replace(options, column_types={**options.column_types, **text})
+        return read_csv_chunks(path, options, rows)
     raise ValueError(f"unsupported format {fmt!r}")
 
 
@@ -183,7 +197,7 @@ def import_file(
     started = time.perf_counter()
     if fmt == "jsonl" and mapping is not None:
         raise ValueError("JSON-lines files hold native events; a column mapping does not apply")
-    chunks = chunks_of(file, fmt, chosen, chunk_rows)
+    chunks = chunks_of(file, fmt, chosen, chunk_rows, mapping)
     for chunk, result in _run(job, chunks, workers or os.cpu_count() or 1):
         report.rows += result.rows
         report.accepted += result.accepted
@@ -191,15 +205,21 @@ def import_file(
         report.files += result.files
         if result.rejected:
             report.quarantined += quarantine.append(
-                make_record(payload, reason=reason, source=source, fmt="native", index=row,
-                            at=job.received_at)
+                make_record(
+                    payload,
+                    reason=reason,
+                    source=source,
+                    fmt="native",
+                    index=row,
+                    at=job.received_at,
+                )
                 for row, reason, payload in result.rejected
             )
             for _, reason, _ in result.rejected:
                 report.reasons[reason] = report.reasons.get(reason, 0) + 1
         if progress is not None:
             progress(chunk.bytes_read, report.rows)
-    if LakeLayout(settings.lake_dir).is_local:
+    if LakeLayout(settings.lake_dir, settings.lake.storage_options).is_local:
         os.sync()
     report.seconds = time.perf_counter() - started
     report.reasons = dict(sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10])
@@ -222,7 +242,7 @@ def native_rows(
     fmt = fmt or (chosen.format if chosen else _guess_format(file))
     mapping = mapping or (chosen.mapping if chosen else None)
     prefix = f"i{file_key(file)}"
-    for chunk in chunks_of(file, fmt, chosen, chunk_rows):
+    for chunk in chunks_of(file, fmt, chosen, chunk_rows, mapping):
         if chunk.lines is not None:
             for line in chunk.lines:
                 yield msgspec.json.decode(line)

@@ -65,8 +65,7 @@ class Mapping:
         elif self.type is not None:
             out["type"] = pa.array([self.type] * n, pa.string())
         for name, column in self.fields.items():
-            out[name] = _text(table[column]) if name.endswith("_id") or name in (
-                "category", "query") else table[column]
+            out[name] = _text(table[column]) if _is_text(name) else table[column]
         if self.timestamp is not None:
             out["timestamp"] = _epoch_seconds(table[self.timestamp], self.time_unit)
         for name, prefix in self.prefixes.items():
@@ -75,11 +74,28 @@ class Mapping:
             out[name] = pa.array([value] * n)
         if self.properties:
             out["properties"] = pa.StructArray.from_arrays(
-                [table[c].combine_chunks() if isinstance(table[c], pa.ChunkedArray) else table[c]
-                 for c in self.properties],
+                [
+                    table[c].combine_chunks() if isinstance(table[c], pa.ChunkedArray) else table[c]
+                    for c in self.properties
+                ],
                 names=list(self.properties),
             )
         return pa.table(out)
+
+    def text_columns(self) -> tuple[str, ...]:
+        """Source columns that hold text whatever they look like (ids, categories, queries, the
+        type column), for a reader that would otherwise guess their type from the first rows;
+        none when a ``transform`` makes the columns."""
+        if self.transform is not None:
+            return ()
+        names = [column for name, column in self.fields.items() if _is_text(name)]
+        if self.type_column is not None:
+            names.append(self.type_column)
+        return tuple(dict.fromkeys(names))
+
+
+def _is_text(name: str) -> bool:
+    return name.endswith("_id") or name in ("category", "query")
 
 
 def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -120,7 +136,9 @@ class Preset:
 def _diginetica(table: pa.Table) -> pa.Table:
     """Day plus the millisecond offset inside the session gives the event time."""
     day = pc.cast(pc.cast(table["eventdate"], pa.timestamp("s")), pa.int64())
-    seconds = pc.add(pc.cast(day, pa.float64()), pc.divide(pc.cast(table["timeframe"], pa.float64()), 1000.0))
+    seconds = pc.add(
+        pc.cast(day, pa.float64()), pc.divide(pc.cast(table["timeframe"], pa.float64()), 1000.0)
+    )
     session = pc.cast(table["session_id"], pa.string())
     return table.append_column("ts", seconds).append_column(
         "anonymous", pc.binary_join_element_wise("dg-", session, "")
@@ -135,23 +153,33 @@ PRESETS: dict[str, Preset] = {
         csv=CsvOptions(
             header=False,
             column_names=("user_id", "item_id", "category_id", "behavior", "ts"),
-            column_types={"user_id": pa.string(), "item_id": pa.string(),
-                          "category_id": pa.string(), "behavior": pa.string(), "ts": pa.int64()},
+            column_types={
+                "user_id": pa.string(),
+                "item_id": pa.string(),
+                "category_id": pa.string(),
+                "behavior": pa.string(),
+                "ts": pa.int64(),
+            },
         ),
         mapping=Mapping(
             fields={"user_id": "user_id", "item_id": "item_id", "category": "category_id"},
             type_column="behavior",
-            type_values={"pv": "product_view", "cart": "add_to_cart",
-                         "fav": "add_to_wishlist", "buy": "purchase"},
+            type_values={
+                "pv": "product_view",
+                "cart": "add_to_cart",
+                "fav": "add_to_wishlist",
+                "buy": "purchase",
+            },
             timestamp="ts",
         ),
     ),
     "yoochoose": Preset(
         name="yoochoose",
         format="csv",
-        description="YooChoose (RecSys 2015) clicks: SessionId, ItemId, Time; a click opens an item",
-        csv=CsvOptions(delimiter="\t",
-                       column_types={"SessionId": pa.string(), "ItemId": pa.string()}),
+        description="YooChoose clicks (RecSys 2015): SessionId, ItemId, Time",
+        csv=CsvOptions(
+            delimiter="\t", column_types={"SessionId": pa.string(), "ItemId": pa.string()}
+        ),
         mapping=Mapping(
             fields={"session_id": "SessionId", "anonymous_id": "SessionId", "item_id": "ItemId"},
             prefixes={"anonymous_id": "yc-"},
@@ -162,13 +190,24 @@ PRESETS: dict[str, Preset] = {
     "diginetica": Preset(
         name="diginetica",
         format="csv",
-        description="Diginetica (CIKM Cup 2016) item views: session_id;user_id;item_id;timeframe;eventdate",
-        csv=CsvOptions(delimiter=";", column_types={
-            "session_id": pa.string(), "user_id": pa.string(), "item_id": pa.string(),
-            "timeframe": pa.int64(), "eventdate": pa.string()}),
+        description="Diginetica views (CIKM Cup 2016): session_id;user_id;item_id;timeframe;date",
+        csv=CsvOptions(
+            delimiter=";",
+            column_types={
+                "session_id": pa.string(),
+                "user_id": pa.string(),
+                "item_id": pa.string(),
+                "timeframe": pa.int64(),
+                "eventdate": pa.string(),
+            },
+        ),
         mapping=Mapping(
-            fields={"session_id": "session_id", "user_id": "user_id", "item_id": "item_id",
-                    "anonymous_id": "anonymous"},
+            fields={
+                "session_id": "session_id",
+                "user_id": "user_id",
+                "item_id": "item_id",
+                "anonymous_id": "anonymous",
+            },
             type="product_view",
             timestamp="ts",
             transform=_diginetica,
@@ -177,9 +216,15 @@ PRESETS: dict[str, Preset] = {
     "movielens": Preset(
         name="movielens",
         format="csv",
-        description="MovieLens ratings.csv: userId,movieId,rating,timestamp; a rating is an interaction",
-        csv=CsvOptions(column_types={"userId": pa.string(), "movieId": pa.string(),
-                                     "rating": pa.float64(), "timestamp": pa.int64()}),
+        description="MovieLens ratings: userId,movieId,rating,timestamp (as interactions)",
+        csv=CsvOptions(
+            column_types={
+                "userId": pa.string(),
+                "movieId": pa.string(),
+                "rating": pa.float64(),
+                "timestamp": pa.int64(),
+            }
+        ),
         mapping=Mapping(
             fields={"user_id": "userId", "item_id": "movieId"},
             type="product_view",

@@ -2,9 +2,9 @@
 
 A compaction of one partition writes a journal naming its inputs and its output before it touches
 anything, then the output (staged, then renamed), then deletes the inputs, then the journal.
-Recovery reads leftover journals: if the output is in place the inputs are deleted (roll forward),
-otherwise the staged output is deleted (roll back). Readers skip the inputs of a journal whose output
-is in place, so they never count a row twice.
+Recovery reads leftover journals: if the output is in place the inputs are deleted (roll
+forward), otherwise the staged output is deleted (roll back). Readers skip the inputs of a journal
+whose output is in place, so they never count a row twice.
 """
 
 from __future__ import annotations

@@ -32,7 +32,12 @@ class LakeLayout:
     """Paths of the lake on its filesystem."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
-        fs, root = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        options = dict(storage_options or {})
+        if fsspec.core.split_protocol(url)[0] not in (None, "file", "local"):
+            # Other processes add, replace and delete lake files: a remote store's cached
+            # listings (s3fs keeps them forever by default) would hide those changes.
+            options.setdefault("use_listings_cache", False)
+        fs, root = fsspec.core.url_to_fs(url, **options)
         self.fs: AbstractFileSystem = fs
         self.root: str = root.rstrip("/")
         self.url = url

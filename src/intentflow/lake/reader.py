@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -71,18 +71,18 @@ class Lake:
     ) -> duckdb.DuckDBPyRelation:
         """Events with ``start <= timestamp < end`` as a relation (with the ``event_date`` column).
 
-        Only the partitions that can hold such events are opened.
+        Only the partitions that can hold such events are opened. Bounds without a time zone are
+        read as UTC.
         """
+        start, end = _utc(start), _utc(end)
         files = self.files(start.date() if start else None, end.date() if end else None)
         if not files:
-            table = LAKE_SCHEMA.empty_table().append_column(
-                "event_date", pa.array([], pa.date32())
-            )
+            table = LAKE_SCHEMA.empty_table().append_column("event_date", pa.array([], pa.date32()))
             con.register(_EMPTY_VIEW, table)
             relation = con.table(_EMPTY_VIEW)
         else:
             paths = [self.layout.qualified(p) for p in files]
-            relation = con.read_parquet(paths, hive_partitioning=True, union_by_name=True)
+            relation = con.read_parquet(paths, hive_partitioning=True)
         conditions = []
         if start is not None:
             conditions.append(f"timestamp >= '{start.isoformat()}'::TIMESTAMPTZ")
@@ -108,6 +108,13 @@ class Lake:
             with fs.open(path, "rb") as fh:
                 table = pq.read_table(fh, columns=["message_id"])
             yield from table.column("message_id").to_pylist()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """The same moment in UTC, whose date is the partition that holds it."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _mtime(info: dict[str, Any]) -> float:

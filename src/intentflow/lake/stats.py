@@ -19,7 +19,9 @@ def lake_stats(lake: Lake) -> dict[str, Any]:
                   count(DISTINCT user_id), count(DISTINCT anonymous_id), count(DISTINCT item_id),
                   min(timestamp), max(timestamp) FROM ev"""
     ).fetchone() or (0, 0, 0, 0, 0, None, None)
-    by_type = dict(con.execute("SELECT type, count(*) FROM ev GROUP BY 1 ORDER BY 2 DESC").fetchall())
+    by_type = dict(
+        con.execute("SELECT type, count(*) FROM ev GROUP BY 1 ORDER BY 2 DESC").fetchall()
+    )
     by_day = [
         {"date": day.isoformat(), "events": n, "people": p}
         for day, n, p in con.execute(

@@ -30,15 +30,53 @@ from typing import Any
 
 from intentflow.simulate.world import USER_AGENTS, Catalog, Item, Person, make_people
 
-HOURLY = (0.15, 0.08, 0.05, 0.04, 0.05, 0.1, 0.25, 0.5, 0.8, 0.9, 1.0, 1.1,
-          1.35, 1.3, 1.0, 0.95, 1.0, 1.1, 1.3, 1.55, 1.7, 1.5, 1.0, 0.45)
+HOURLY = (
+    0.15,
+    0.08,
+    0.05,
+    0.04,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.8,
+    0.9,
+    1.0,
+    1.1,
+    1.35,
+    1.3,
+    1.0,
+    0.95,
+    1.0,
+    1.1,
+    1.3,
+    1.55,
+    1.7,
+    1.5,
+    1.0,
+    0.45,
+)
 """Relative traffic per hour of the day."""
 _HOURS = list(itertools.accumulate(HOURLY))
-REFERRERS = ("https://www.google.com/", "https://www.bing.com/", "https://www.facebook.com/",
-             "https://t.co/", "", "", "")
-SEARCH_WORDS = {"phones": "smartphone", "laptops": "laptop 16gb", "audio": "wireless headphones",
-                "running": "running shoes", "coffee": "espresso beans", "lego": "lego set",
-                "skincare": "face cream", "fiction": "new novels"}
+REFERRERS = (
+    "https://www.google.com/",
+    "https://www.bing.com/",
+    "https://www.facebook.com/",
+    "https://t.co/",
+    "",
+    "",
+    "",
+)
+SEARCH_WORDS = {
+    "phones": "smartphone",
+    "laptops": "laptop 16gb",
+    "audio": "wireless headphones",
+    "running": "running shoes",
+    "coffee": "espresso beans",
+    "lego": "lego set",
+    "skincare": "face cream",
+    "fiction": "new novels",
+}
 
 
 @dataclass(frozen=True)
@@ -127,19 +165,34 @@ def _campaign(
 ) -> list[tuple[float, int, str | None]]:
     """Opens and clicks of one email campaign; returns the sessions the clicks start."""
     campaign_id = f"cmp-{day:03d}"
-    follow_ups = []
+    follow_ups: list[tuple[float, int, str | None]] = []
     for person in people:
         if person.user_id is None or rng.random() > 0.4:
             continue
         if rng.random() < 0.22 + 0.2 * person.intent:
+            # The shop mails an account, so email events carry its user id (the person may log
+            # in on the site before the open, after this event is made).
             opened = sent + rng.expovariate(1 / 7200)
-            event = _event(person, "email_open", opened, channel="email", campaign_id=campaign_id)
+            event = _event(
+                person,
+                "email_open",
+                opened,
+                channel="email",
+                campaign_id=campaign_id,
+                user_id=person.user_id,
+            )
             heapq.heappush(heap, (opened, next(counter), event))
             if rng.random() < 0.25 + 0.3 * person.intent:
                 clicked = opened + rng.uniform(5, 120)
-                event = _event(person, "email_click", clicked, channel="email",
-                               campaign_id=campaign_id,
-                               url=f"https://shop.example/sale?utm_campaign={campaign_id}")
+                event = _event(
+                    person,
+                    "email_click",
+                    clicked,
+                    channel="email",
+                    campaign_id=campaign_id,
+                    user_id=person.user_id,
+                    url=f"https://shop.example/sale?utm_campaign={campaign_id}",
+                )
                 heapq.heappush(heap, (clicked, next(counter), event))
                 follow_ups.append((clicked + 2.0, person.index, campaign_id))
     return follow_ups
@@ -166,16 +219,22 @@ def _session(
     ua = rng.choice(USER_AGENTS[person.device])
     referrer = "https://mail.example/" if campaign else rng.choice(REFERRERS)
     channel = "mobile" if person.device == "mobile" and rng.random() < 0.5 else "web"
-    base_context = {"user_agent": ua, "ip": f"10.{person.index % 250}.{rng.randrange(250)}.7",
-                    "locale": "en-US"}
+    base_context = {
+        "user_agent": ua,
+        "ip": f"10.{person.index % 250}.{rng.randrange(250)}.7",
+        "locale": "en-US",
+    }
     out: list[dict[str, Any]] = []
 
     def emit(kind: str, page: str, **fields: Any) -> None:
         context = {**base_context, "page_url": page}
         if not out and referrer:
             context["referrer"] = referrer
-        out.append(_event(person, kind, t, session_id=session_id, channel=channel,
-                          context=context, **fields))
+        out.append(
+            _event(
+                person, kind, t, session_id=session_id, channel=channel, context=context, **fields
+            )
+        )
 
     landing = "https://shop.example/" + (f"sale?utm_campaign={campaign}" if campaign else "")
     emit("page_view", landing, name="home")
@@ -183,21 +242,32 @@ def _session(
         for _ in range(rng.randint(20, 100)):
             t += rng.uniform(0.2, 1.0)
             item = catalog.items[rng.randrange(len(catalog.items))]
-            emit("product_view", f"https://shop.example/p/{item.item_id}", item_id=item.item_id,
-                 category=item.category, price=item.price)
+            emit(
+                "product_view",
+                f"https://shop.example/p/{item.item_id}",
+                item_id=item.item_id,
+                category=item.category,
+                price=item.price,
+            )
         return out
     if person.user_id and not person.logged_in and rng.random() < 0.7:
         t += rng.uniform(3, 20)
         person.logged_in = True
-        emit("identify", landing, traits={"plan": rng.choice(("free", "plus")),
-                                          "email_opt_in": rng.random() < 0.6})
+        emit(
+            "identify",
+            landing,
+            traits={"plan": rng.choice(("free", "plus")), "email_opt_in": rng.random() < 0.6},
+        )
     top = _weighted(rng, person.tastes)
     subs = catalog.subcategories(top)
     if rng.random() < 0.3:
         sub = rng.choice(subs)
         t += math.exp(rng.gauss(2.0, 0.6))
-        emit("search", "https://shop.example/search",
-             query=SEARCH_WORDS.get(sub.split("/")[1], sub.split("/")[1]))
+        emit(
+            "search",
+            "https://shop.example/search",
+            query=SEARCH_WORDS.get(sub.split("/")[1], sub.split("/")[1]),
+        )
     views = 1 + int(rng.expovariate(1 / (1.5 + 7 * person.intent)))
     bought_session = rng.random() < 0.05 + 0.45 * person.intent
     for _ in range(views):
@@ -219,32 +289,58 @@ def _session(
         roll = rng.random()
         if roll < 0.015 + 0.22 * person.intent and len(person.cart) < 6:
             quantity = 1 if rng.random() < 0.85 else 2
-            person.cart[item.item_id] = item
-            emit("add_to_cart", page, item_id=item.item_id, category=item.category,
-                 price=item.price, quantity=quantity)
+            held = person.cart.get(item.item_id, (item, 0))[1]
+            person.cart[item.item_id] = (item, held + quantity)
+            emit(
+                "add_to_cart",
+                page,
+                item_id=item.item_id,
+                category=item.category,
+                price=item.price,
+                quantity=quantity,
+            )
         elif roll > 0.97:
-            emit("add_to_wishlist", page, item_id=item.item_id, category=item.category,
-                 price=item.price)
+            emit(
+                "add_to_wishlist",
+                page,
+                item_id=item.item_id,
+                category=item.category,
+                price=item.price,
+            )
     if person.cart and rng.random() < 0.08:
-        item_id, item = next(iter(person.cart.items()))
+        item_id, (item, quantity) = next(iter(person.cart.items()))
         del person.cart[item_id]
         t += rng.uniform(2, 15)
-        emit("remove_from_cart", "https://shop.example/cart", item_id=item_id,
-             category=item.category, price=item.price)
+        emit(
+            "remove_from_cart",
+            "https://shop.example/cart",
+            item_id=item_id,
+            category=item.category,
+            price=item.price,
+            quantity=quantity,
+        )
     if person.cart and bought_session:
         t += rng.uniform(20, 120)
-        lines = [_line(item) for item in person.cart.values()]
-        emit("purchase", "https://shop.example/checkout/done",
-             order_id=f"o-{person.index}-{person.session_count}",
-             revenue=round(sum(li["price"] * li["quantity"] for li in lines), 2),
-             currency="USD", line_items=lines)
+        lines = [_line(item, quantity) for item, quantity in person.cart.values()]
+        emit(
+            "purchase",
+            "https://shop.example/checkout/done",
+            order_id=f"o-{person.index}-{person.session_count}",
+            revenue=round(sum(li["price"] * li["quantity"] for li in lines), 2),
+            currency="USD",
+            line_items=lines,
+        )
         person.cart.clear()
     return out
 
 
-def _line(item: Item) -> dict[str, Any]:
-    return {"item_id": item.item_id, "category": item.category, "price": item.price,
-            "quantity": 1}
+def _line(item: Item, quantity: int) -> dict[str, Any]:
+    return {
+        "item_id": item.item_id,
+        "category": item.category,
+        "price": item.price,
+        "quantity": quantity,
+    }
 
 
 def _weighted(rng: random.Random, choices: list[tuple[str, float]]) -> str:

@@ -86,8 +86,9 @@ def _post(client: httpx.Client, endpoint: str, body: bytes, retries: int) -> dic
     delay = 0.2
     for attempt in range(retries + 1):
         try:
-            response = client.post(endpoint, content=body,
-                                   headers={"Content-Type": "application/json"})
+            response = client.post(
+                endpoint, content=body, headers={"Content-Type": "application/json"}
+            )
             if response.status_code < 500 and response.status_code != 429:
                 if response.status_code >= 400 and response.status_code != 400:
                     response.raise_for_status()

@@ -110,7 +110,8 @@ class Person:
     is_bot: bool = False
     logged_in: bool = False
     session_count: int = 0
-    cart: dict[str, Item] = field(default_factory=dict)
+    cart: dict[str, tuple[Item, int]] = field(default_factory=dict)
+    """Items in the cart with their quantities, by item id."""
 
 
 def make_people(rng: random.Random, n: int, bot_share: float) -> list[Person]:
@@ -129,8 +130,9 @@ def make_people(rng: random.Random, n: int, bot_share: float) -> list[Person]:
                 user_id=f"user-{i:07d}" if registered else None,
                 intent=0.0 if is_bot else rng.betavariate(1.3, 5.0),
                 tastes=tastes,
-                sessions_per_day=(rng.uniform(0.5, 2.0) if is_bot
-                                  else math.exp(rng.gauss(math.log(0.25), 0.9))),
+                sessions_per_day=(
+                    rng.uniform(0.5, 2.0) if is_bot else math.exp(rng.gauss(math.log(0.25), 0.9))
+                ),
                 device="bot" if is_bot else ("mobile" if rng.random() < 0.55 else "desktop"),
                 is_bot=is_bot,
             )

@@ -45,4 +45,3 @@ class CheckpointFile:
     def save(self, checkpoint: Checkpoint) -> None:
         """Replace the checkpoint atomically and durably."""
         write_atomic(self.path, msgspec.json.encode(checkpoint), fsync=self.fsync)
-

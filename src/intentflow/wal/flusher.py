@@ -68,7 +68,8 @@ class Flusher:
         self.writer.discard_staged(prefix=self.wal_id)
         self._checkpoint = checkpoint
         if self.wal.end > checkpoint.position:
-            self._waiting_since = 0.0
+            # due at once (``time.monotonic()`` may be smaller than ``max_age_s`` after a boot)
+            self._waiting_since = time.monotonic() - self.settings.max_age_s
             self._waiting_events = 1
         return checkpoint
 
@@ -77,7 +78,7 @@ class Flusher:
         """Log position committed to the lake."""
         return self._checkpoint.position
 
-    # -- notification from the log writer -----------------------------------------------------------
+    # -- notification from the log writer ---------------------------------------------------------
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
         """Tell the flusher that records were appended (called by the log writer)."""
@@ -104,6 +105,13 @@ class Flusher:
             return self._flush_once()
 
     def _flush_once(self) -> int:
+        if self._checkpoint.pending:
+            # an earlier flush failed after its commit point: finish it before committing another
+            # checkpoint, which would drop these renames and leave the files staged for good
+            self.writer.publish(self._checkpoint.pending)
+            cleared = Checkpoint(self._checkpoint.segment, self._checkpoint.offset)
+            self.checkpoints.save(cleared)
+            self._checkpoint = cleared
         start = self._checkpoint.position
         chunks: list[bytes] = []
         events = 0
@@ -125,14 +133,15 @@ class Flusher:
         self.checkpoints.save(committed)
         self._checkpoint = committed
         self.writer.publish(renames)
-        self._checkpoint = Checkpoint(end.segment, end.offset)
-        self.checkpoints.save(self._checkpoint)
+        cleared = Checkpoint(end.segment, end.offset)
+        self.checkpoints.save(cleared)
+        self._checkpoint = cleared  # only once saved: a failed save is redone by the next flush
         self.wal.drop_before(end)
         self.flushed_events += table.num_rows
         self.flushes += 1
         if self.on_flushed is not None:
             self.on_flushed(table.num_rows)
-        return table.num_rows
+        return int(table.num_rows)
 
     def flush_all(self) -> int:
         """Flush until the lake holds everything durable in the log."""
@@ -170,7 +179,9 @@ class Flusher:
                 self._waiting_events = self._waiting_bytes = 0
             target = self.wal.end
             try:
-                while self._checkpoint.position < target and self.flush_once():
+                while (
+                    self._checkpoint.pending or self._checkpoint.position < target
+                ) and self.flush_once():
                     pass
                 self.last_error = None
                 backoff = 0.5

@@ -14,13 +14,14 @@ cuts off a torn tail left by a crash, so every record read back is one that was 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from intentflow.durable import fsync_dir
 from intentflow.wal.exceptions import WalCorruptError
@@ -55,6 +56,28 @@ def scan_records(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
         records.append((pos, start, end))
         pos = end
     return records, pos
+
+
+def _frames(
+    fh: BinaryIO, start: int, limit: int | None, path: Path
+) -> Iterator[tuple[int, bytes, int]]:
+    """Records of an open segment from byte ``start`` up to ``limit`` (``None``: the whole
+    segment, which must then end on a record boundary)."""
+    fh.seek(start)
+    pos = start
+    while limit is None or pos < limit:
+        header = fh.read(HEADER.size)
+        if not header and limit is None:
+            return
+        if len(header) < HEADER.size:
+            raise WalCorruptError(f"{path}: short record header at byte {pos}")
+        magic, length, crc = HEADER.unpack(header)
+        payload = fh.read(length) if magic == MAGIC else b""
+        if magic != MAGIC or len(payload) < length or zlib.crc32(payload) != crc:
+            raise WalCorruptError(f"{path}: damaged record at byte {pos}")
+        finish = pos + HEADER.size + length
+        yield pos, payload, finish
+        pos = finish
 
 
 class WriteAheadLog:
@@ -106,13 +129,30 @@ class WriteAheadLog:
                 parts.append(HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)))
                 parts.append(payload)
             blob = b"".join(parts)
-            self._file.write(blob)
-            self._file.flush()
-            if self.fsync:
-                os.fdatasync(self._file.fileno())
+            try:
+                self._file.write(blob)
+                self._file.flush()
+                if self.fsync:
+                    os.fdatasync(self._file.fileno())
+            except BaseException:
+                self._cut_failed_append()
+                raise
             self._offset += len(blob)
             self._durable = Position(self._segment, self._offset)
             return self._durable
+
+    def _cut_failed_append(self) -> None:
+        """Remove what a failed append left past the last durable record, so that the records
+        appended next start at ``self._offset`` (as their positions say) instead of after a torn
+        or unacknowledged record. If the cut fails the file stays closed and appends keep failing,
+        so nothing is acknowledged behind the damage."""
+        if self._file.closed:
+            return
+        with contextlib.suppress(OSError):
+            self._file.close()  # drops bytes still buffered from the failed write
+        path = self._path(self._segment)
+        os.truncate(path, self._offset)
+        self._file = open(path, "ab")  # noqa: SIM115
 
     def _roll(self) -> None:
         self._file.close()
@@ -126,25 +166,21 @@ class WriteAheadLog:
         self, start: Position, end: Position | None = None
     ) -> Iterator[tuple[Position, bytes, Position]]:
         """Yield ``(position, payload, next_position)`` for records from ``start`` up to ``end``
-        (default: the durable end)."""
+        (default: the durable end). Only the bytes after ``start`` are read."""
         stop = end or self._durable
         for segment in self.segments():
             if segment < start.segment or segment > stop.segment:
                 continue
             path = self._path(segment)
-            with open(path, "rb") as fh:
-                data = fh.read(stop.offset if segment == stop.segment else -1)
-            records, valid = scan_records(data)
-            if segment != stop.segment and valid != len(data):
-                raise WalCorruptError(f"{path}: damaged record at byte {valid}")
             first = start.offset if segment == start.segment else 0
-            for offset, begin, finish in records:
-                if offset < first:
-                    continue
-                nxt = Position(segment, finish)
-                if segment != stop.segment and finish == len(data):
-                    nxt = Position(segment + 1, 0)
-                yield Position(segment, offset), data[begin:finish], nxt
+            limit = stop.offset if segment == stop.segment else None
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                for offset, payload, finish in _frames(fh, first, limit, path):
+                    nxt = Position(segment, finish)
+                    if limit is None and finish == size:
+                        nxt = Position(segment + 1, 0)
+                    yield Position(segment, offset), payload, nxt
 
     def drop_before(self, position: Position) -> list[int]:
         """Delete whole segments that lie before ``position``; returns their numbers."""

@@ -1,10 +1,10 @@
-"""The durable path from accepted events to the lake: log, group commit and flusher in one object.
+r"""The durable path from accepted events to the lake: log, group commit and flusher in one object.
 
 >>> import tempfile
 >>> from intentflow.config import Settings
 >>> log = EventLog(Settings(data_dir=tempfile.mkdtemp()))
 >>> log.open()
->>> log.append_sync(b'{"type":"custom","name":"x","user_id":"u","timestamp":"2026-01-05T10:00:00Z"}\\n')
+>>> log.append_sync(b'{"type":"custom","name":"x","user_id":"u","timestamp":"2026-01-05T10:00Z"}\n')
 >>> log.flush()
 1
 >>> log.close()

@@ -8,9 +8,11 @@ spread over every batch that arrived while the previous one ran.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from intentflow.wal.exceptions import WalClosedError
 from intentflow.wal.log import Position, WriteAheadLog
@@ -31,6 +33,7 @@ class GroupCommitWriter:
         """Called from the writer thread with the new end and the payloads made durable."""
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
+        self._gate = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="wal-writer", daemon=True)
         self._thread.start()
 
@@ -40,21 +43,27 @@ class GroupCommitWriter:
             raise WalClosedError("the log is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Position] = loop.create_future()
-        self._queue.put((payload, loop, future))
+        self._submit(_Waiter(payload, loop=loop, future=future))
         return await future
 
     def append_sync(self, payload: bytes) -> Position:
         """Append one record from a thread without an event loop; returns once durable."""
         if self._closed:
             raise WalClosedError("the log is closed")
-        done = threading.Event()
-        box: list[Position | BaseException] = []
-        self._queue.put((payload, None, (done, box)))
-        done.wait()
-        result = box[0]
-        if isinstance(result, BaseException):
-            raise result
-        return result
+        waiter = _Waiter(payload, done=threading.Event())
+        self._submit(waiter)
+        assert waiter.done is not None
+        waiter.done.wait()
+        if isinstance(waiter.result, BaseException):
+            raise waiter.result
+        assert waiter.result is not None
+        return waiter.result
+
+    def _submit(self, waiter: _Waiter) -> None:
+        with self._gate:
+            if self._closed:
+                raise WalClosedError("the log is closed")
+            self._queue.put(waiter)
 
     def _run(self) -> None:
         while True:
@@ -72,7 +81,8 @@ class GroupCommitWriter:
                     stop = True
                     break
                 batch.append(item)
-            payloads = [item[0] for item in batch]  # type: ignore[index]
+            waiters = [w for w in batch if isinstance(w, _Waiter)]
+            payloads = [w.payload for w in waiters]
             result: Position | BaseException
             try:
                 result = self.log.append(payloads)
@@ -80,22 +90,39 @@ class GroupCommitWriter:
                 result = exc
             if self.on_durable is not None and isinstance(result, Position):
                 self.on_durable(result, payloads)
-            for _, loop, waiter in batch:  # type: ignore[misc]
-                if loop is None:
-                    done, box = waiter
-                    box.append(result)
-                    done.set()
-                else:
-                    loop.call_soon_threadsafe(_resolve, waiter, result)
+            for waiter in waiters:
+                waiter.resolve(result)
             if stop:
                 return
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
-        if not self._closed:
+        with self._gate:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(_STOP)
-            self._thread.join()
+        self._thread.join()
+
+
+@dataclass
+class _Waiter:
+    """One payload and whoever waits for it: an event loop's future, or a thread's event."""
+
+    payload: bytes
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[Position] | None = None
+    done: threading.Event | None = None
+    result: Position | BaseException | None = None
+
+    def resolve(self, result: Position | BaseException) -> None:
+        """Hand the outcome to the waiter (thread-safe)."""
+        if self.loop is not None and self.future is not None:
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone: nobody waits
+                self.loop.call_soon_threadsafe(_resolve, self.future, result)
+        elif self.done is not None:
+            self.result = result
+            self.done.set()
 
 
 def _resolve(future: asyncio.Future[Position], result: Position | BaseException) -> None:
