@@ -10,7 +10,7 @@ Import: the real Taobao file and simulated JSON-lines files of growing size, thr
 pyarrow conversion of the same file to Parquet with no validation.
 
 Options: ``--events N`` HTTP events (default 300,000), ``--concurrency C`` connections (default
-16), ``--scale S`` simulated import sizes S x (1M, 2M) events (``--scale 5`` gives 10M),
+8), ``--scale S`` simulated import sizes S x (1M, 2M) events (``--scale 5`` gives 10M),
 ``--skip-http``, ``--skip-import``.
 """
 
@@ -239,7 +239,7 @@ def bench_import(scale: float, work: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-import", action="store_true")

@@ -49,7 +49,7 @@ class LineItem(msgspec.Struct, kw_only=True, gc=False):
     quantity: Quantity = 1
 
 
-class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type"):
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type", gc=False):
     """Fields every event carries. Use one of the concrete types below, never this base."""
 
     message_id: Id | None = None
@@ -82,10 +82,10 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type"):
         if self.channel is None:
             self.channel = self.default_channel  # type: ignore[assignment]
         ts = self.timestamp
-        if ts is not None and ts.utcoffset():
+        if ts is not None and ts.tzinfo is not UTC and ts.utcoffset():
             self.timestamp = ts.astimezone(UTC)
         ts = self.received_at
-        if ts is not None and ts.utcoffset():
+        if ts is not None and ts.tzinfo is not UTC and ts.utcoffset():
             self.received_at = ts.astimezone(UTC)
 
 
@@ -354,17 +354,24 @@ LAKE_SCHEMA: Final[pa.Schema] = _lake_schema()
 ``event_date`` lives in the path)."""
 
 
+def _lake_row(event: Event) -> Event:
+    """The event with its free-form mappings turned into JSON text, as the lake stores them."""
+    changes = {
+        name: _encoder.encode(value).decode()
+        for name in JSON_COLUMNS
+        if (value := getattr(event, name, None))
+    }
+    return msgspec.structs.replace(event, **changes) if changes else event
+
+
+def lake_line(event: Event) -> bytes:
+    """One event as an NDJSON lake line (with its newline)."""
+    return _encoder.encode(_lake_row(event)) + b"\n"
+
+
 def lake_lines(events: list[Event]) -> bytes:
     """Many events as NDJSON lake lines, one per event."""
-    rows: list[Event] = []
-    for event in events:
-        changes = {}
-        for name in JSON_COLUMNS:
-            value = getattr(event, name, None)
-            if value:
-                changes[name] = _encoder.encode(value).decode()
-        rows.append(msgspec.structs.replace(event, **changes) if changes else event)
-    return _encoder.encode_lines(rows)
+    return _encoder.encode_lines([_lake_row(event) for event in events])
 
 
 def from_lake_row(row: dict[str, Any]) -> Event:

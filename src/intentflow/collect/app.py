@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 import intentflow
 from intentflow.collect.exceptions import CollectError
+from intentflow.collect.fastpath import WriteFastPath
 from intentflow.collect.routes import router
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.config import Settings
@@ -52,6 +53,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.include_router(router)
+    app.add_middleware(WriteFastPath, runtime=runtime)
 
     @app.exception_handler(CollectError)
     async def collect_error(request: Request, exc: CollectError) -> JSONResponse:

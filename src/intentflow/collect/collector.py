@@ -1,7 +1,9 @@
-"""The collector's core: validate each event, drop retries, quarantine the bad, log the good.
+"""The collector's core: drop retries, quarantine the bad, log the good.
 
-The HTTP routes, the Segment-compatible API and replays all go through :meth:`Collector.accept`.
-An accepted batch is durable in the write-ahead log before the call returns.
+Every write path validates its body into an :class:`~intentflow.collect.batch.Outcome` (in the
+event loop or in a worker process) and hands it to :meth:`Collector.commit`, which runs in the event
+loop: it drops message ids already stored, quarantines refused events with their reasons, and
+appends the rest to the write-ahead log. The batch is durable when ``commit`` returns.
 """
 
 from __future__ import annotations
@@ -9,19 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import msgspec
 
+from intentflow.collect.batch import Kind, Outcome, source_of
 from intentflow.collect.dedup import RecentIds
 from intentflow.collect.exceptions import UnavailableError
-from intentflow.collect.quarantine import Format, QuarantineRecord, QuarantineStore, make_record
-from intentflow.collect.segment import SegmentMessageError, to_native
-from intentflow.collect.validate import Validator, now_utc
+from intentflow.collect.quarantine import Format, QuarantineStore, make_record
 from intentflow.config import Settings
-from intentflow.events import Event, lake_lines
 from intentflow.lake.reader import Lake
 from intentflow.wal.service import EventLog
 
@@ -44,13 +42,12 @@ class BatchResult(msgspec.Struct):
 
 
 class Collector:
-    """Validation, de-duplication, quarantine and the durable log behind every write path."""
+    """De-duplication, quarantine and the durable log behind every write path."""
 
     def __init__(self, settings: Settings, log_: EventLog, quarantine: QuarantineStore):
         self.settings = settings
         self.log = log_
         self.quarantine = quarantine
-        self.validator = Validator(settings.collect)
         self.recent = RecentIds(
             max_ids=settings.collect.dedup_max_ids,
             window_s=settings.collect.dedup_window.total_seconds(),
@@ -69,75 +66,37 @@ class Collector:
         self.recent.add_many(lake.message_ids(since_mtime=since), now=now)
         return len(self.recent) - before
 
-    def _validate(self, item: Any, fmt: Format, received_at: datetime, source: str) -> Event | str:
-        if fmt == "segment":
-            try:
-                message = msgspec.json.decode(item)
-                native = to_native(message)
-            except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-                return f"not valid JSON: {exc}"
-            except RecursionError:
-                return "nested too deeply"
-            except SegmentMessageError as exc:
-                return str(exc)
-            return self.validator.validate(
-                native, received_at=received_at, source=source, size=len(item)
-            )
-        return self.validator.validate(item, received_at=received_at, source=source)
-
-    def sort(
-        self, items: Sequence[Any], *, fmt: Format, source: str, received_at: datetime | None = None
-    ) -> tuple[list[Event], BatchResult, list[QuarantineRecord]]:
-        """Validate and de-duplicate a batch without storing it."""
-        received_at = received_at or now_utc()
-        mono = time.monotonic()
-        result = BatchResult(rejected=[])
-        events: list[Event] = []
-        quarantined: list[QuarantineRecord] = []
-        in_batch: set[str] = set()
-        recent = self.recent
-        if fmt == "native":
-            validate = self.validator.validate
-            checked_items = [
-                validate(item, received_at=received_at, source=source) for item in items
+    async def commit(self, outcome: Outcome, kind: Kind, received_at: datetime) -> BatchResult:
+        """Drop retries, quarantine refusals, make the rest durable; returns what happened."""
+        result = BatchResult(rejected=[Rejected(i, reason) for i, reason, _ in outcome.rejected])
+        source = source_of(kind)
+        if outcome.rejected:
+            fmt: Format = "native" if kind == "events" else "segment"
+            records = [
+                make_record(raw, reason=reason, source=source, fmt=fmt, index=i, at=received_at)
+                for i, reason, raw in outcome.rejected
             ]
-        else:
-            checked_items = [self._validate(item, fmt, received_at, source) for item in items]
-        for index, checked in enumerate(checked_items):
-            if isinstance(checked, str):
-                result.rejected.append(Rejected(index, checked))
-                quarantined.append(
-                    make_record(
-                        bytes(items[index]),
-                        reason=checked,
-                        source=source,
-                        fmt=fmt,
-                        index=index,
-                        at=received_at,
-                    )
-                )
-                continue
-            message_id = checked.message_id
-            if message_id in in_batch or not recent.add(message_id, now=mono):  # type: ignore[arg-type]
+            await asyncio.to_thread(self.quarantine.append, records)
+        recent = self.recent
+        mono = time.monotonic()
+        kept: list[bytes] = []
+        kept_ids: list[str] = []
+        in_batch: set[str] = set()
+        for message_id, line in zip(outcome.ids, outcome.lines, strict=True):
+            if message_id in in_batch or not recent.add(message_id, now=mono):
                 result.duplicates += 1
                 continue
-            in_batch.add(message_id)  # type: ignore[arg-type]
-            events.append(checked)
-        result.accepted = len(events)
-        return events, result, quarantined
-
-    async def accept(self, items: Sequence[Any], *, fmt: Format, source: str) -> BatchResult:
-        """Validate, de-duplicate, quarantine and durably log one batch."""
-        events, result, quarantined = self.sort(items, fmt=fmt, source=source)
-        if quarantined:
-            await asyncio.to_thread(self.quarantine.append, quarantined)
-        if events:
+            in_batch.add(message_id)
+            kept.append(line)
+            kept_ids.append(message_id)
+        if kept:
             try:
-                await self.log.append(lake_lines(events))
+                await self.log.append(b"".join(kept))
             except Exception as exc:
-                self.recent.discard(e.message_id for e in events if e.message_id)
+                recent.discard(kept_ids)
                 log.exception("could not make a batch durable")
                 raise UnavailableError(f"events could not be stored: {exc}") from exc
+        result.accepted = len(kept)
         self.accepted_total += result.accepted
         self.duplicates_total += result.duplicates
         self.rejected_total += len(result.rejected)

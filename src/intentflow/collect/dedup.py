@@ -22,8 +22,12 @@ class RecentIds:
     def __init__(self, *, max_ids: int, window_s: float):
         self.max_ids = max_ids
         self.window_s = window_s
+        # Two flat deques rather than one of (time, id) tuples: strings and floats are not
+        # tracked by the garbage collector, tuples are, and millions of them make full
+        # collections pause the event loop.
         self._ids: set[str] = set()
-        self._order: deque[tuple[float, str]] = deque()
+        self._order: deque[str] = deque()
+        self._times: deque[float] = deque()
         self._adds = 0
 
     def __contains__(self, message_id: object) -> bool:
@@ -37,7 +41,8 @@ class RecentIds:
         if message_id in self._ids:
             return False
         self._ids.add(message_id)
-        self._order.append((now, message_id))
+        self._order.append(message_id)
+        self._times.append(now)
         self._adds += 1
         if self._adds & 255 == 0 or len(self._order) > self.max_ids:
             self._expire(now)
@@ -48,7 +53,8 @@ class RecentIds:
         for message_id in message_ids:
             if message_id not in self._ids:
                 self._ids.add(message_id)
-                self._order.append((now, message_id))
+                self._order.append(message_id)
+                self._times.append(now)
         self._expire(now)
 
     def discard(self, message_ids: Iterable[str]) -> None:
@@ -57,8 +63,8 @@ class RecentIds:
             self._ids.discard(message_id)
 
     def _expire(self, now: float) -> None:
-        order, ids = self._order, self._ids
+        order, times, ids = self._order, self._times, self._ids
         horizon = now - self.window_s
-        while order and (len(order) > self.max_ids or order[0][0] < horizon):
-            _, old = order.popleft()
-            ids.discard(old)
+        while order and (len(order) > self.max_ids or times[0] < horizon):
+            times.popleft()
+            ids.discard(order.popleft())

@@ -8,9 +8,11 @@ class CollectError(Exception):
 
     status = 400
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, status: int | None = None):
         super().__init__(reason)
         self.reason = reason
+        if status is not None:
+            self.status = status
 
 
 class UnauthorizedError(CollectError):

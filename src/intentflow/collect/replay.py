@@ -86,7 +86,7 @@ def replay(
         else:
             fresh[event.message_id] = event
     if fresh:
-        writer = LakeWriter(lake.layout, compression=settings.lake.compression)
+        writer = LakeWriter.from_settings(settings)
         writer.write(
             table_from_lines(lake_lines(list(fresh.values()))), f"replay-{uuid.uuid4().hex[:12]}"
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from intentflow.collect.auth import WriteKeys
 from intentflow.collect.collector import Collector
 from intentflow.collect.quarantine import QuarantineStore
+from intentflow.collect.workers import InlineValidation, Validation, validation_for
 from intentflow.config import Settings
 from intentflow.lake.reader import Lake
 from intentflow.wal.service import EventLog
@@ -24,16 +26,22 @@ class CollectorRuntime:
         self.quarantine = QuarantineStore(settings.quarantine_dir, fsync=settings.wal.fsync)
         self.lake = Lake(settings.lake_dir, settings.lake.storage_options)
         self.collector = Collector(settings, self.log, self.quarantine)
+        self.validation: Validation = InlineValidation(settings.collect)
         self.ready = False
 
     def start(self) -> None:
-        """Recover the log, reload recent ids, start the flusher."""
+        """Recover the log, reload recent ids, start the flusher (validation workers start with
+        the first request, in the server's event loop)."""
         self.log.open()
+        self.validation = validation_for(self.settings.collect)
         remembered = self.collector.remember_stored_ids(self.lake)
         log.info("collector ready; %d recent message ids remembered", remembered)
+        gc.collect()
+        gc.freeze()  # what exists now lives for the whole process: keep it out of collections
         self.ready = True
 
     def stop(self) -> None:
         """Take no more events, flush the log into the lake, close."""
         self.ready = False
+        self.validation.close()
         self.log.close(flush=True)

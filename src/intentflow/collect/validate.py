@@ -8,13 +8,21 @@ reason it was refused. A bad event never affects its neighbours.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from intentflow.config import CollectSettings
-from intentflow.events import EVENT_TYPES, AnyEvent, Event, decode_event, event_from_dict
+from intentflow.events import (
+    EVENT_TYPES,
+    AnyEvent,
+    Event,
+    Identify,
+    decode_event,
+    event_from_dict,
+)
 
 _TYPE_ERROR = "Invalid value"
 _BLOCK = 512
@@ -35,21 +43,57 @@ class Validator:
         size: int | None = None,
     ) -> Event | str:
         """An accepted event, or the reason it was refused."""
-        if not isinstance(raw, dict):
-            size = len(raw)
-        if size is not None and size > self.settings.max_event_bytes:
-            return f"event is {size} bytes, over the limit of {self.settings.max_event_bytes}"
-        try:
-            event = event_from_dict(raw) if isinstance(raw, dict) else decode_event(raw)
-        except msgspec.ValidationError as exc:
-            return _explain(str(exc))
-        except msgspec.DecodeError as exc:
-            return f"not valid JSON: {exc}"
-        except UnicodeDecodeError as exc:
-            return f"not valid UTF-8: {exc.reason} at byte {exc.start}"
-        except RecursionError:
-            return f"nested deeper than {self.settings.max_properties_depth} levels"
-        return self._finish(event, raw, received_at, source)
+        if isinstance(raw, dict):
+            if size is not None and size > self.settings.max_event_bytes:
+                return f"event is {size} bytes, over the limit of {self.settings.max_event_bytes}"
+            try:
+                event = event_from_dict(raw)
+            except msgspec.ValidationError as exc:
+                return _explain(str(exc))
+            except RecursionError:
+                return f"nested deeper than {self.settings.max_properties_depth} levels"
+            return self._finish(event, raw, received_at, source)
+        return self.validate_many([raw], received_at=received_at, source=source)[0]
+
+    def validate_many(
+        self, raws: Sequence[bytes | msgspec.Raw], *, received_at: datetime, source: str
+    ) -> list[Event | str]:
+        """Validate a batch of raw JSON events: each an accepted event or its reason."""
+        limit = self.settings.max_event_bytes
+        latest = received_at + self.settings.max_future_skew
+        earliest = self.settings.min_timestamp
+        out: list[Event | str] = []
+        append = out.append
+        for raw in raws:
+            if len(raw) > limit:
+                append(f"event is {len(raw)} bytes, over the limit of {limit}")
+                continue
+            try:
+                event = decode_event(raw)
+            except msgspec.ValidationError as exc:
+                append(_explain(str(exc)))
+                continue
+            except msgspec.DecodeError as exc:
+                append(f"not valid JSON: {exc}")
+                continue
+            except UnicodeDecodeError as exc:
+                append(f"not valid UTF-8: {exc.reason} at byte {exc.start}")
+                continue
+            except RecursionError:
+                append(f"nested deeper than {self.settings.max_properties_depth} levels")
+                continue
+            reason = self._policy(event, received_at, latest, earliest)
+            if reason is not None:
+                append(reason)
+                continue
+            if event.message_id is None:
+                event.message_id = content_id(raw)
+            if event.timestamp is None:
+                event.timestamp = received_at
+            event.received_at = received_at
+            event.source = source
+            append(event)
+        return out
 
     def validate_rows(
         self, rows: list[dict[str, Any]], *, received_at: datetime, source: str
@@ -98,23 +142,29 @@ class Validator:
 
     def check(self, event: Event, received_at: datetime) -> str | None:
         """The policy part of validation: timestamps and nesting. ``None`` when the event passes."""
-        settings = self.settings
+        latest = received_at + self.settings.max_future_skew
+        return self._policy(event, received_at, latest, self.settings.min_timestamp)
+
+    def _policy(
+        self, event: Event, received_at: datetime, latest: datetime, earliest: datetime
+    ) -> str | None:
         ts = event.timestamp
         if ts is not None:
-            if ts - received_at > settings.max_future_skew:
+            if ts > latest:
                 return (
-                    f"timestamp {ts.isoformat()} is more than {settings.max_future_skew} "
+                    f"timestamp {ts.isoformat()} is more than {self.settings.max_future_skew} "
                     f"ahead of the server clock ({received_at.isoformat()})"
                 )
-            if ts < settings.min_timestamp:
+            if ts < earliest:
                 return (
                     f"timestamp {ts.isoformat()} is before the oldest accepted "
-                    f"({settings.min_timestamp.isoformat()})"
+                    f"({earliest.isoformat()})"
                 )
-        for name in ("properties", "traits"):
-            value = getattr(event, name, None)
-            if value and _depth(value) > settings.max_properties_depth:
-                return f"{name} are nested deeper than {settings.max_properties_depth} levels"
+        depth = self.settings.max_properties_depth
+        if event.properties and _depth(event.properties) > depth:
+            return f"properties are nested deeper than {depth} levels"
+        if isinstance(event, Identify) and event.traits and _depth(event.traits) > depth:
+            return f"traits are nested deeper than {depth} levels"
         return None
 
 

@@ -121,11 +121,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
             seen.add(item.message_id)  # type: ignore[arg-type]
             events.append(item)
     settings = job.settings
-    writer = LakeWriter(
-        LakeLayout(settings.lake_dir, settings.lake.storage_options),
-        compression=settings.lake.compression,
-        fsync=False,
-    )
+    writer = LakeWriter.from_settings(settings, fsync=False)
     files = writer.write(table_from_lines(lake_lines(events)), f"{job.id_prefix}-{chunk.index:06d}")
     return ChunkResult(len(raws), len(events), duplicates, rejected, len(files))
 

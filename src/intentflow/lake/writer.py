@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from intentflow.config import Settings
 from intentflow.durable import fsync_dir, write_atomic
 from intentflow.events import LAKE_SCHEMA
 from intentflow.lake.layout import LakeLayout
@@ -54,7 +55,7 @@ def table_from_lines(lines: bytes) -> pa.Table:
     """
     if not lines.strip():
         return LAKE_SCHEMA.empty_table()
-    con = duckdb.connect()
+    con = duckdb.connect(config={"threads": 1})
     try:
         relation = con.read_json(io.BytesIO(lines), format="newline_delimited", columns=_COLUMNS)
         return relation.to_arrow_table().cast(LAKE_SCHEMA)
@@ -90,12 +91,30 @@ def split_by_date(table: pa.Table) -> Iterable[tuple[str, pa.Table]]:
 class LakeWriter:
     """Stages and publishes event files."""
 
-    def __init__(self, layout: LakeLayout, *, compression: str = "zstd", fsync: bool = True):
+    def __init__(
+        self,
+        layout: LakeLayout,
+        *,
+        compression: str = "zstd",
+        compression_level: int | None = 1,
+        fsync: bool = True,
+    ):
         self.layout = layout
         self.compression = compression
+        self.compression_level = compression_level
         self.fsync = fsync
         """fsync each local file and its directory (an import that can simply be re-run turns
         this off and syncs once at the end)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, fsync: bool = True) -> LakeWriter:
+        """A writer for the configured lake, codec and level."""
+        return cls(
+            LakeLayout(settings.lake_dir, settings.lake.storage_options),
+            compression=settings.lake.compression,
+            compression_level=settings.lake.compression_level,
+            fsync=fsync,
+        )
 
     def stage(self, table: pa.Table, name: str) -> list[tuple[str, str]]:
         """Write each date's rows to a staged file; return ``(staged, final)`` pairs."""
@@ -110,7 +129,12 @@ class LakeWriter:
         self.layout.fs.makedirs(posixpath.dirname(staged), exist_ok=True)
         if self.layout.is_local:
             with open(staged, "wb") as fh:
-                pq.write_table(table, fh, compression=self.compression)
+                pq.write_table(
+                    table,
+                    fh,
+                    compression=self.compression,
+                    compression_level=self.compression_level,
+                )
                 if self.fsync:
                     fh.flush()
                     os.fsync(fh.fileno())
@@ -118,7 +142,12 @@ class LakeWriter:
                 fsync_dir(posixpath.dirname(staged))
         else:
             with self.layout.fs.open(staged, "wb") as fh:
-                pq.write_table(table, fh, compression=self.compression)
+                pq.write_table(
+                    table,
+                    fh,
+                    compression=self.compression,
+                    compression_level=self.compression_level,
+                )
         return [(staged, self.layout.final_path(date, name))]
 
     def put(self, path: str, data: bytes) -> None:

@@ -12,7 +12,9 @@ in the lake once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,23 +22,37 @@ from collections.abc import Callable
 from intentflow.config import FlushSettings
 from intentflow.lake.writer import LakeWriter, table_from_lines
 from intentflow.wal.checkpoint import Checkpoint, CheckpointFile
-from intentflow.wal.log import Position, WriteAheadLog
+from intentflow.wal.log import Position, SegmentFiles
 
 log = logging.getLogger(__name__)
 
 
+def recover(checkpoints: CheckpointFile, writer: LakeWriter, wal_id: str) -> Checkpoint:
+    """Complete the renames a committed checkpoint lists and delete this log's staged files that
+    no checkpoint committed; returns the checkpoint. Safe to repeat."""
+    checkpoint = checkpoints.load()
+    if checkpoint.pending:
+        writer.publish(checkpoint.pending)
+        checkpoint = Checkpoint(checkpoint.segment, checkpoint.offset)
+        checkpoints.save(checkpoint)
+    writer.discard_staged(prefix=wal_id)
+    return checkpoint
+
+
 class Flusher:
-    """Background mover from a :class:`WriteAheadLog` to the lake."""
+    """Background mover from a log (its own :class:`WriteAheadLog`, or a :class:`LogFollower` of
+    another process's log) to the lake."""
 
     def __init__(
         self,
-        wal: WriteAheadLog,
+        wal: SegmentFiles,
         writer: LakeWriter,
         checkpoints: CheckpointFile,
         settings: FlushSettings,
         *,
         wal_id: str,
         on_flushed: Callable[[int], None] | None = None,
+        on_status: Callable[[], None] | None = None,
     ):
         self.wal = wal
         self.writer = writer
@@ -44,6 +60,7 @@ class Flusher:
         self.settings = settings
         self.wal_id = wal_id
         self.on_flushed = on_flushed
+        self.on_status = on_status
         self.flushed_events = 0
         self.flushes = 0
         self.last_error: str | None = None
@@ -60,18 +77,19 @@ class Flusher:
 
     def recover(self) -> Checkpoint:
         """Finish a committed flush, discard uncommitted staged files, and note the backlog."""
-        checkpoint = self.checkpoints.load()
-        if checkpoint.pending:
-            self.writer.publish(checkpoint.pending)
-            checkpoint = Checkpoint(checkpoint.segment, checkpoint.offset)
-            self.checkpoints.save(checkpoint)
-        self.writer.discard_staged(prefix=self.wal_id)
+        checkpoint = recover(self.checkpoints, self.writer, self.wal_id)
         self._checkpoint = checkpoint
-        if self.wal.end > checkpoint.position:
-            # due at once (``time.monotonic()`` may be smaller than ``max_age_s`` after a boot)
-            self._waiting_since = time.monotonic() - self.settings.max_age_s
-            self._waiting_events = 1
+        self.catch_up()
         return checkpoint
+
+    def catch_up(self) -> None:
+        """Flush a backlog (records before the log's end that the lake lacks) without waiting."""
+        if self.wal.end > self._checkpoint.position:
+            with self._wake:
+                # due at once (``time.monotonic()`` may be below ``max_age_s`` after a boot)
+                self._waiting_since = time.monotonic() - self.settings.max_age_s
+                self._waiting_events = max(self._waiting_events, 1)
+                self._wake.notify()
 
     @property
     def position(self) -> Position:
@@ -82,8 +100,12 @@ class Flusher:
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
         """Tell the flusher that records were appended (called by the log writer)."""
-        events = sum(p.count(b"\n") for p in payloads)
-        size = sum(len(p) for p in payloads)
+        self.notify_counts(
+            end, sum(p.count(b"\n") for p in payloads), sum(len(p) for p in payloads)
+        )
+
+    def notify_counts(self, end: Position, events: int, size: int) -> None:
+        """``events`` events in ``size`` bytes became durable, up to ``end``."""
         with self._wake:
             first = self._waiting_since is None
             if first:
@@ -165,6 +187,7 @@ class Flusher:
         )
 
     def _run(self) -> None:
+        _lower_priority(self.settings.nice)
         backoff = 0.5
         while True:
             with self._wake:
@@ -183,11 +206,16 @@ class Flusher:
                     self._checkpoint.pending or self._checkpoint.position < target
                 ) and self.flush_once():
                     pass
-                self.last_error = None
+                if self.last_error is not None:
+                    self.last_error = None
+                    if self.on_status is not None:
+                        self.on_status()
                 backoff = 0.5
             except Exception as exc:  # the log keeps the data; try again later
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("flush failed; retrying in %.1fs", backoff)
+                if self.on_status is not None:
+                    self.on_status()
                 with self._wake:
                     if self._waiting_since is None:
                         self._waiting_since = time.monotonic() - self.settings.max_age_s + backoff
@@ -212,3 +240,10 @@ class Flusher:
             self._thread.join()
         if flush:
             self.flush_all()
+
+
+def _lower_priority(nice: int) -> None:
+    """Let request handling win the CPU over flushing (Linux schedules threads one by one)."""
+    if nice and hasattr(os, "setpriority"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)

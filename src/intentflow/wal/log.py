@@ -80,7 +80,76 @@ def _frames(
         pos = finish
 
 
-class WriteAheadLog:
+class SegmentFiles:
+    """The segment files of a log directory: listing, reading, deleting."""
+
+    directory: Path
+
+    @property
+    def end(self) -> Position:
+        """Position after the last durable record."""
+        raise NotImplementedError
+
+    def _path(self, segment: int) -> Path:
+        return self.directory / _segment_name(segment)
+
+    def segments(self) -> list[int]:
+        """Segment numbers present, oldest first."""
+        return sorted(
+            int(p.name.removesuffix(SEGMENT_SUFFIX))
+            for p in self.directory.glob(f"*{SEGMENT_SUFFIX}")
+            if p.name.removesuffix(SEGMENT_SUFFIX).isdigit()
+        )
+
+    def read(
+        self, start: Position, end: Position | None = None
+    ) -> Iterator[tuple[Position, bytes, Position]]:
+        """Yield ``(position, payload, next_position)`` for records from ``start`` up to ``end``
+        (default: the durable end). Only the bytes after ``start`` are read."""
+        stop = end or self.end
+        for segment in self.segments():
+            if segment < start.segment or segment > stop.segment:
+                continue
+            path = self._path(segment)
+            first = start.offset if segment == start.segment else 0
+            limit = stop.offset if segment == stop.segment else None
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                for offset, payload, finish in _frames(fh, first, limit, path):
+                    nxt = Position(segment, finish)
+                    if limit is None and finish == size:
+                        nxt = Position(segment + 1, 0)
+                    yield Position(segment, offset), payload, nxt
+
+    def drop_before(self, position: Position) -> list[int]:
+        """Delete whole segments that lie before ``position``; returns their numbers."""
+        dropped = []
+        for segment in self.segments():
+            if segment < position.segment and segment < self.end.segment:
+                self._path(segment).unlink(missing_ok=True)
+                dropped.append(segment)
+        return dropped
+
+
+class LogFollower(SegmentFiles):
+    """A read-only view of a log that another process appends to, up to the end that process
+    reported durable (see :meth:`advance`)."""
+
+    def __init__(self, directory: str | os.PathLike[str], end: Position):
+        self.directory = Path(directory)
+        self._end = end
+
+    @property
+    def end(self) -> Position:
+        """Position after the last record reported durable."""
+        return self._end
+
+    def advance(self, end: Position) -> None:
+        """The writer made records durable up to ``end``."""
+        self._end = max(self._end, end)
+
+
+class WriteAheadLog(SegmentFiles):
     """The durable log. ``append`` is safe from one writer thread; reads may run beside it."""
 
     def __init__(self, directory: str, *, fsync: bool = True, segment_bytes: int = 64 << 20):
@@ -94,17 +163,6 @@ class WriteAheadLog:
         self._file = open(self._path(self._segment), "ab")  # noqa: SIM115
         self._offset = self._recover_tail()
         self._durable = Position(self._segment, self._offset)
-
-    def _path(self, segment: int) -> Path:
-        return self.directory / _segment_name(segment)
-
-    def segments(self) -> list[int]:
-        """Segment numbers present, oldest first."""
-        return sorted(
-            int(p.name.removesuffix(SEGMENT_SUFFIX))
-            for p in self.directory.glob(f"*{SEGMENT_SUFFIX}")
-            if p.name.removesuffix(SEGMENT_SUFFIX).isdigit()
-        )
 
     def _recover_tail(self) -> int:
         data = self._path(self._segment).read_bytes()
@@ -161,35 +219,6 @@ class WriteAheadLog:
         self._offset = 0
         if self.fsync:
             fsync_dir(self.directory)
-
-    def read(
-        self, start: Position, end: Position | None = None
-    ) -> Iterator[tuple[Position, bytes, Position]]:
-        """Yield ``(position, payload, next_position)`` for records from ``start`` up to ``end``
-        (default: the durable end). Only the bytes after ``start`` are read."""
-        stop = end or self._durable
-        for segment in self.segments():
-            if segment < start.segment or segment > stop.segment:
-                continue
-            path = self._path(segment)
-            first = start.offset if segment == start.segment else 0
-            limit = stop.offset if segment == stop.segment else None
-            with open(path, "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                for offset, payload, finish in _frames(fh, first, limit, path):
-                    nxt = Position(segment, finish)
-                    if limit is None and finish == size:
-                        nxt = Position(segment + 1, 0)
-                    yield Position(segment, offset), payload, nxt
-
-    def drop_before(self, position: Position) -> list[int]:
-        """Delete whole segments that lie before ``position``; returns their numbers."""
-        dropped = []
-        for segment in self.segments():
-            if segment < position.segment and segment != self._segment:
-                self._path(segment).unlink(missing_ok=True)
-                dropped.append(segment)
-        return dropped
 
     def close(self) -> None:
         """Close the active segment."""

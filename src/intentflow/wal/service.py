@@ -20,11 +20,11 @@ import msgspec
 
 from intentflow.config import Settings
 from intentflow.durable import write_atomic
-from intentflow.lake.layout import LakeLayout
 from intentflow.lake.writer import LakeWriter
 from intentflow.wal.checkpoint import CheckpointFile
-from intentflow.wal.flusher import Flusher
+from intentflow.wal.flusher import Flusher, recover
 from intentflow.wal.log import WriteAheadLog
+from intentflow.wal.process import FlusherProcess
 from intentflow.wal.writer import GroupCommitWriter
 
 
@@ -51,30 +51,36 @@ class EventLog:
         self.directory = Path(settings.wal_dir)
         self.wal: WriteAheadLog | None = None
         self.writer: GroupCommitWriter | None = None
-        self.flusher: Flusher | None = None
+        self.flusher: Flusher | FlusherProcess | None = None
 
     def open(self) -> None:
-        """Recover from a crash if needed and start the writer and flusher threads."""
+        """Recover from a crash if needed, then start the writer thread and the flusher (a child
+        process, or a thread when ``flush.process`` is off)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         wal = WriteAheadLog(
             str(self.directory),
             fsync=self.settings.wal.fsync,
             segment_bytes=self.settings.wal.segment_bytes,
         )
-        layout = LakeLayout(self.settings.lake_dir, self.settings.lake.storage_options)
-        flusher = Flusher(
-            wal,
-            LakeWriter(layout, compression=self.settings.lake.compression),
-            CheckpointFile(self.directory, fsync=self.settings.wal.fsync),
-            self.settings.flush,
-            wal_id=log_id(self.directory),
-        )
-        flusher.recover()
+        writer = LakeWriter.from_settings(self.settings)
+        checkpoints = CheckpointFile(self.directory, fsync=self.settings.wal.fsync)
+        wal_id = log_id(self.directory)
+        flusher: Flusher | FlusherProcess
+        if self.settings.flush.process:
+            checkpoint = recover(checkpoints, writer, wal_id)
+            flusher = FlusherProcess(
+                self.settings, str(self.directory), wal_id, checkpoint.position
+            )
+            flusher.start()
+            flusher.catch_up(wal.end)
+        else:
+            flusher = Flusher(wal, writer, checkpoints, self.settings.flush, wal_id=wal_id)
+            flusher.recover()
+            flusher.start()
         self.wal, self.flusher = wal, flusher
         self.writer = GroupCommitWriter(wal, on_durable=flusher.notify)
-        flusher.start()
 
-    def _require(self) -> tuple[WriteAheadLog, GroupCommitWriter, Flusher]:
+    def _require(self) -> tuple[WriteAheadLog, GroupCommitWriter, Flusher | FlusherProcess]:
         if self.wal is None or self.writer is None or self.flusher is None:
             raise RuntimeError("the event log is not open")
         return self.wal, self.writer, self.flusher

@@ -41,9 +41,11 @@ def ev(i: int = 0, **fields: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not None}
 
 
-@pytest.fixture
-def runtime(settings: Settings) -> Iterator[CollectorRuntime]:
-    rt = CollectorRuntime(settings)
+@pytest.fixture(params=[0, 1], ids=["inline", "workers"])
+def runtime(settings: Settings, request: pytest.FixtureRequest) -> Iterator[CollectorRuntime]:
+    """A started runtime that validates in the event loop, or in a worker process."""
+    collect = settings.collect.model_copy(update={"validation_workers": request.param})
+    rt = CollectorRuntime(settings.model_copy(update={"collect": collect}))
     rt.start()
     yield rt
     if rt.ready:

@@ -417,9 +417,10 @@ def test_a_failed_step_is_retried_by_the_next_flush(
 # -- the background thread ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def event_log(small: Settings) -> Iterator[EventLog]:
-    log = EventLog(small)
+@pytest.fixture(params=[True, False], ids=["flusher-process", "flusher-thread"])
+def event_log(small: Settings, request: pytest.FixtureRequest) -> Iterator[EventLog]:
+    flush = small.flush.model_copy(update={"process": request.param})
+    log = EventLog(small.model_copy(update={"flush": flush}))
     log.open()
     yield log
     log.close(flush=False)
@@ -491,7 +492,8 @@ def test_background_flush_failure_is_retried_and_cleared(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(owner, method, fail_once)
-    log = EventLog(small)
+    in_thread = small.flush.model_copy(update={"process": False})  # the patch lives here
+    log = EventLog(small.model_copy(update={"flush": in_thread}))
     log.open()
     lines = event_lines(9)
     try:
@@ -513,3 +515,23 @@ def test_background_flush_failure_is_retried_and_cleared(
         retry.set()
         log.close()
     assert_exactly_once(small, ids_of(lines))
+
+
+def test_a_failing_lake_is_reported_and_retried(event_log: EventLog) -> None:
+    """A real failure in either flusher mode: the lake's events folder is a file for a while."""
+    settings = event_log.settings
+    blocker = Path(settings.lake_dir) / "events"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("not a folder")
+    lines = event_lines(5)
+    for record in records(lines):
+        event_log.append_sync(record)
+    flusher = event_log.flusher
+    assert flusher is not None
+    wait_for(lambda: flusher.last_error is not None, "the failure to be reported")
+    assert not event_log.healthy
+    blocker.unlink()
+    wait_for(lambda: sum(lake_ids(settings).values()) == 5, "the retried flush")
+    wait_for(lambda: flusher.last_error is None, "the error to clear")
+    assert event_log.healthy
+    assert_exactly_once(settings, ids_of(lines))
