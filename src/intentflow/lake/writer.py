@@ -44,7 +44,8 @@ def _duckdb_type(kind: pa.DataType) -> str:
     raise TypeError(f"no DuckDB type for {kind}")
 
 
-_COLUMNS = {f.name: _duckdb_type(f.type) for f in LAKE_SCHEMA}
+LAKE_COLUMNS = {f.name: _duckdb_type(f.type) for f in LAKE_SCHEMA}
+"""The lake's columns as DuckDB types, for reading lake lines with ``read_json``."""
 
 
 def table_from_lines(lines: bytes) -> pa.Table:
@@ -57,7 +58,9 @@ def table_from_lines(lines: bytes) -> pa.Table:
         return LAKE_SCHEMA.empty_table()
     con = duckdb.connect(config={"threads": 1})
     try:
-        relation = con.read_json(io.BytesIO(lines), format="newline_delimited", columns=_COLUMNS)
+        relation = con.read_json(
+            io.BytesIO(lines), format="newline_delimited", columns=LAKE_COLUMNS
+        )
         return relation.to_arrow_table().cast(LAKE_SCHEMA)
     finally:
         con.close()

@@ -72,6 +72,7 @@ def _child_main(sock: socket.socket, settings_json: str, wal_dir: str, wal_id: s
     )
     flusher.recover()
     flusher.start()
+    report(STATUS)  # ready
     try:
         while True:
             command, segment, offset, events, size = _TO_CHILD.unpack(
@@ -111,6 +112,7 @@ class FlusherProcess:
         self._reader: threading.Thread | None = None
         self._send_lock = threading.Lock()
         self._replies: list[int] = []
+        self._heard = False
         self._replied = threading.Condition()
 
     def start(self) -> None:
@@ -128,6 +130,11 @@ class FlusherProcess:
         self._sock = parent
         self._reader = threading.Thread(target=self._listen, name="flusher-replies", daemon=True)
         self._reader.start()
+        with self._replied:
+            if not self._replied.wait_for(lambda: self._heard or not self.alive, timeout=120):
+                raise RuntimeError("the flusher process did not start")
+        if not self._heard:
+            raise RuntimeError("the flusher process exited during start-up")
 
     def _listen(self) -> None:
         assert self._sock is not None
@@ -139,6 +146,9 @@ class FlusherProcess:
                 error = _read_exactly(self._sock, length).decode() if length else None
                 self.position = Position(segment, offset)
                 self.last_error = error
+                with self._replied:
+                    self._heard = True
+                    self._replied.notify_all()
                 if kind == STATUS and flushed:
                     self.flushed_events += flushed
                     self.flushes += 1
