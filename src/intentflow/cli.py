@@ -153,6 +153,7 @@ def lake_stats(as_json: JsonFlag = False) -> None:
     """Events by day and type, people, items, files."""
     from intentflow.lake.reader import Lake
     from intentflow.lake.stats import lake_stats as compute
+    from intentflow.lake.stats import stats_table
 
     settings = _settings()
     stats = compute(Lake(settings.lake_dir, settings.lake.storage_options))
@@ -160,28 +161,6 @@ def lake_stats(as_json: JsonFlag = False) -> None:
         _print_json(stats)
         return
     Console().print(stats_table(stats))
-
-
-def stats_table(stats: dict[str, Any]) -> Table:
-    """The lake summary as a table."""
-    table = Table(title=f"lake {stats['lake']}", show_header=False)
-    for key in (
-        "events",
-        "people",
-        "users",
-        "anonymous_ids",
-        "items",
-        "first_event",
-        "last_event",
-        "partitions",
-        "files",
-        "bytes",
-    ):
-        value = stats[key]
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
-    for kind, count in stats["by_type"].items():
-        table.add_row(f"  {kind}", f"{count:,}")
-    return table
 
 
 @lake_app.command("compact")

@@ -18,7 +18,7 @@ from rich.progress import MofNCompleteColumn, Progress, TextColumn, TimeElapsedC
 from intentflow.collect.server import BackgroundServer
 from intentflow.config import Settings
 from intentflow.lake.reader import Lake
-from intentflow.lake.stats import lake_stats
+from intentflow.lake.stats import lake_stats, stats_table
 
 
 def run_demo(
@@ -32,7 +32,6 @@ def run_demo(
     data_format: str | None = None,
 ) -> dict[str, Any]:
     """Run the demo; returns the lake statistics it printed."""
-    from intentflow.cli import stats_table
     from intentflow.simulate.sinks import send_http
 
     events: Iterable[dict[str, Any]]

@@ -44,7 +44,14 @@ class QuarantineRecord(msgspec.Struct, kw_only=True):
 
 
 def make_record(
-    raw: bytes, *, reason: str, source: str, fmt: Format, index: int, at: datetime
+    raw: bytes,
+    *,
+    reason: str,
+    source: str,
+    fmt: Format,
+    index: int,
+    at: datetime,
+    record_id: str | None = None,
 ) -> QuarantineRecord:
     """Build a record, keeping bytes that are not UTF-8 exactly (as base64)."""
     try:
@@ -52,7 +59,7 @@ def make_record(
     except UnicodeDecodeError:
         text, is_b64 = base64.b64encode(raw).decode(), True
     return QuarantineRecord(
-        id=uuid.uuid4().hex,
+        id=record_id or uuid.uuid4().hex,
         quarantined_at=at,
         source=source,
         format=fmt,
@@ -120,6 +127,11 @@ class QuarantineStore:
                     else:
                         path.unlink()
         return removed
+
+    def remove_prefix(self, prefix: str) -> int:
+        """Delete records whose id starts with ``prefix`` (an import's earlier rejections)."""
+        ids = [r.id for r in self.records() if r.id.startswith(prefix)]
+        return self.remove(ids) if ids else 0
 
     def update(self, records: Iterable[QuarantineRecord]) -> int:
         """Rewrite records in place by id (a replay that failed again records the new reason)."""

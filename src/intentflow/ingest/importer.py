@@ -13,7 +13,9 @@ Chunks are processed by a pool of worker processes, one per core.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import posixpath
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -81,12 +83,18 @@ class ChunkResult:
     accepted: int
     duplicates: int
     rejected: list[tuple[int, str, bytes]]
-    files: int
+    files: list[str]
 
 
 def file_key(path: Path) -> str:
-    """A short key for a file from its name and size: ids and lake names derive from it."""
-    digest = hashlib.blake2b(f"{path.name}:{path.stat().st_size}".encode(), digest_size=5)
+    """A short key for a file from its name, size, first and last 64 KiB: ids and lake names
+    derive from it, so the same file imported again replaces its own rows."""
+    size = path.stat().st_size
+    digest = hashlib.blake2b(f"{path.name}:{size}".encode(), digest_size=6)
+    with open(path, "rb") as fh:
+        digest.update(fh.read(1 << 16))
+        fh.seek(max(0, size - (1 << 16)))
+        digest.update(fh.read(1 << 16))
     return digest.hexdigest()
 
 
@@ -96,10 +104,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     raws: list[Any]
     if chunk.lines is not None:
         raws = chunk.lines
-        checked = [
-            validator.validate(line, received_at=job.received_at, source=job.source)
-            for line in raws
-        ]
+        checked = validator.validate_many(raws, received_at=job.received_at, source=job.source)
     else:
         assert chunk.table is not None and job.mapping is not None
         mapped = job.mapping.apply(chunk.table)
@@ -123,7 +128,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     settings = job.settings
     writer = LakeWriter.from_settings(settings, fsync=False)
     files = writer.write(table_from_lines(lake_lines(events)), f"{job.id_prefix}-{chunk.index:06d}")
-    return ChunkResult(len(raws), len(events), duplicates, rejected, len(files))
+    return ChunkResult(len(raws), len(events), duplicates, rejected, files)
 
 
 def row_ids(prefix: str, chunk: Chunk) -> pa.Array:
@@ -190,6 +195,8 @@ def import_file(
     job = ImportJob(settings, source, f"i{key}", mapping, now_utc())
     report = ImportReport(str(file), source)
     quarantine = QuarantineStore(settings.quarantine_dir)
+    quarantine.remove_prefix(job.id_prefix + ":")  # a re-import reports its rejections afresh
+    written: list[str] = []
     started = time.perf_counter()
     if fmt == "jsonl" and mapping is not None:
         raise ValueError("JSON-lines files hold native events; a column mapping does not apply")
@@ -198,7 +205,8 @@ def import_file(
         report.rows += result.rows
         report.accepted += result.accepted
         report.duplicates += result.duplicates
-        report.files += result.files
+        report.files += len(result.files)
+        written.extend(result.files)
         if result.rejected:
             report.quarantined += quarantine.append(
                 make_record(
@@ -208,6 +216,7 @@ def import_file(
                     fmt="native",
                     index=row,
                     at=job.received_at,
+                    record_id=f"{job.id_prefix}:{row}",
                 )
                 for row, reason, payload in result.rejected
             )
@@ -215,11 +224,30 @@ def import_file(
                 report.reasons[reason] = report.reasons.get(reason, 0) + 1
         if progress is not None:
             progress(chunk.bytes_read, report.rows)
-    if LakeLayout(settings.lake_dir, settings.lake.storage_options).is_local:
+    layout = LakeLayout(settings.lake_dir, settings.lake.storage_options)
+    if layout.is_local:
         os.sync()
+    replace_manifest(layout, job.id_prefix, file.name, written)
     report.seconds = time.perf_counter() - started
     report.reasons = dict(sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10])
     return report
+
+
+def replace_manifest(layout: LakeLayout, prefix: str, name: str, files: list[str]) -> list[str]:
+    """Record the files an import wrote and delete those an earlier import of the same file
+    wrote but this one did not (it may have used other chunk sizes); returns the deleted."""
+    fs = layout.fs
+    manifest = posixpath.join(layout.root, "_imports", f"{prefix}.json")
+    stale: list[str] = []
+    if fs.exists(manifest):
+        before = json.loads(fs.cat_file(manifest))["files"]
+        stale = sorted(set(before) - set(files))
+        for path in stale:
+            if fs.exists(path):
+                fs.rm(path)
+    fs.makedirs(posixpath.dirname(manifest), exist_ok=True)
+    LakeWriter(layout).put(manifest, json.dumps({"file": name, "files": sorted(files)}).encode())
+    return stale
 
 
 def native_rows(

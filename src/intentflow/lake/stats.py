@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
+
 from intentflow.lake.reader import Lake
 
 
@@ -45,3 +47,25 @@ def lake_stats(lake: Lake) -> dict[str, Any]:
         "bytes": sum(int(fs.info(f)["size"]) for f in files),
         "lake": lake.layout.url,
     }
+
+
+def stats_table(stats: dict[str, Any]) -> Table:
+    """The lake summary as a table."""
+    table = Table(title=f"lake {stats['lake']}", show_header=False)
+    for key in (
+        "events",
+        "people",
+        "users",
+        "anonymous_ids",
+        "items",
+        "first_event",
+        "last_event",
+        "partitions",
+        "files",
+        "bytes",
+    ):
+        value = stats[key]
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    for kind, count in stats["by_type"].items():
+        table.add_row(f"  {kind}", f"{count:,}")
+    return table

@@ -335,3 +335,36 @@ def test_simulated_native_events_import_without_rejections(
             li["item_id"] for li in purchase["line_items"]
         ]
     assert decode_event(path.read_bytes().splitlines()[0]) == event_from_dict(events[0])
+
+
+def test_re_importing_with_other_chunk_sizes_replaces_the_earlier_files(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = tmp_path / "rechunked.csv"
+    path.write_text(csv_rows(25))
+    import_file(path, settings, mapping=MAPPING, chunk_rows=5, workers=1)
+    assert len(lake_files(settings)) == 5
+    import_file(path, settings, mapping=MAPPING, chunk_rows=20, workers=1)
+    assert len(lake_files(settings)) == 2
+    ids = [r["message_id"] for r in lake_rows(settings)]
+    assert len(ids) == len(set(ids)) == 25
+
+
+def test_re_importing_reports_rejections_once(tmp_path: Path, settings: Settings) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text(HEADER + f"1,view,10,9.5,,{T0}\n" + f"2,view,,9.5,,{T0}\n")
+    for _ in range(2):
+        report = import_file(path, settings, mapping=MAPPING, workers=1)
+        assert report.quarantined == 1
+    [record] = quarantined(settings)
+    assert record.id == f"i{file_key(path)}:1"
+
+
+def test_files_with_the_same_name_and_size_get_different_keys(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "data.csv", tmp_path / "b" / "data.csv"
+    for folder in (first.parent, second.parent):
+        folder.mkdir()
+    first.write_text(csv_rows(3))
+    second.write_text(csv_rows(3).replace("view", "VIEW", 1))
+    assert first.stat().st_size == second.stat().st_size
+    assert file_key(first) != file_key(second)
