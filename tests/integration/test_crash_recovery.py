@@ -106,3 +106,47 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path: Path, seed: i
     assert not duplicated, f"{len(duplicated)} events duplicated"
     assert set(in_lake) <= sent
     assert sum(client.attempts for client in clients) > 4 * BATCHES, "no request was interrupted"
+
+
+def test_a_killed_flusher_process_is_replaced_and_nothing_is_lost(tmp_path: Path) -> None:
+    import psutil
+
+    server = ServerProcess(tmp_path / "data", env={"INTENTFLOW_FLUSH__MAX_AGE_S": "0.05"}).start()
+    client = Client("fk", batches=30, target=[server.url])
+    assert server.process is not None
+
+    def flusher_processes() -> list[psutil.Process]:
+        assert server.process is not None
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+
+    flushers = flusher_processes()
+    assert len(flushers) == 1
+    client.start()
+    deadline = time.monotonic() + 60
+    while len(client.acked) < 10 * BATCH:
+        assert time.monotonic() < deadline, "client stalled"
+        time.sleep(0.01)
+    flushers[0].kill()
+    client.join(timeout=120)
+    assert not client.is_alive()
+    ready = deadline = time.monotonic() + 60
+    while True:
+        ready = httpx.get(server.url + "/readyz").status_code == 200
+        if ready or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ready, "the flusher was not replaced"
+    assert [p.pid for p in flusher_processes()] != [flushers[0].pid]
+    assert server.terminate() == 0
+    in_lake = _lake_ids(tmp_path / "data")
+    assert set(client.acked) == set(in_lake)
+    assert max(in_lake.values()) == 1
+
+
+def test_a_second_collector_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "data").start()
+    second = ServerProcess(tmp_path / "data")
+    with pytest.raises(RuntimeError, match="another intentflow process is writing"):
+        second.start()
+    assert first.terminate() == 0

@@ -15,11 +15,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
 
 from intentflow.config import Settings
+from intentflow.durable import FileLock
 from intentflow.lake.writer import LakeWriter
 from intentflow.wal.checkpoint import CheckpointFile
 from intentflow.wal.flusher import Flusher
@@ -30,6 +34,9 @@ log = logging.getLogger(__name__)
 _TO_CHILD = struct.Struct("<Bqqqq")
 _TO_PARENT = struct.Struct("<Bqqqq")
 DURABLE, FLUSH, STOP, STOP_NO_FLUSH, BACKLOG = 1, 2, 3, 4, 5
+FLUSHER_LOCK = "flusher.lock"
+"""Held by whoever moves the log into the lake: one flusher per log, ever."""
+FLUSHER_WAIT_S = 120.0
 _NOWHERE = Position(0, 0)
 STATUS, FLUSHED = 1, 2
 
@@ -46,6 +53,14 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def _child_main(sock: socket.socket, settings_json: str, wal_dir: str, wal_id: str) -> None:
+    lock = FileLock(os.path.join(wal_dir, FLUSHER_LOCK)).acquire(timeout=FLUSHER_WAIT_S)
+    try:
+        _flush_for_parent(sock, settings_json, wal_dir, wal_id)
+    finally:
+        lock.release()
+
+
+def _flush_for_parent(sock: socket.socket, settings_json: str, wal_dir: str, wal_id: str) -> None:
     settings = Settings.model_validate_json(settings_json)
     checkpoints = CheckpointFile(wal_dir, fsync=settings.wal.fsync)
     start = checkpoints.load().position
@@ -98,8 +113,18 @@ def _child_main(sock: socket.socket, settings_json: str, wal_dir: str, wal_id: s
 class FlusherProcess:
     """The parent's handle on the flusher child: same verbs as :class:`Flusher`."""
 
-    def __init__(self, settings: Settings, wal_dir: str, wal_id: str, position: Position):
+    def __init__(
+        self,
+        settings: Settings,
+        wal_dir: str,
+        wal_id: str,
+        position: Position,
+        *,
+        end_of_log: Callable[[], Position],
+    ):
         self.settings = settings
+        self.end_of_log = end_of_log
+        """Where the log ends now; a restarted child catches up to it."""
         self.wal_dir = wal_dir
         self.wal_id = wal_id
         self.position = position
@@ -114,6 +139,8 @@ class FlusherProcess:
         self._replies: list[int] = []
         self._heard = False
         self._replied = threading.Condition()
+        self._stopping = False
+        self.restarts = 0
 
     def start(self) -> None:
         """Spawn the child and start listening to it."""
@@ -127,6 +154,8 @@ class FlusherProcess:
         )
         self._process.start()
         child.close()
+        if self._sock is not None:
+            self._sock.close()
         self._sock = parent
         self._reader = threading.Thread(target=self._listen, name="flusher-replies", daemon=True)
         self._reader.start()
@@ -160,6 +189,27 @@ class FlusherProcess:
             self.last_error = self.last_error or "the flusher process stopped"
             with self._replied:
                 self._replied.notify_all()
+            if not self._stopping:
+                threading.Thread(target=self._restart, name="flusher-restart", daemon=True).start()
+
+    def _restart(self) -> None:
+        """The child died: start another one (its recovery makes the lake whole again) and let
+        it catch up with the log. The collector keeps logging meanwhile."""
+        while not self._stopping:
+            log.warning("the flusher process stopped; starting a new one")
+            old = self._process
+            if old is not None:
+                old.join(timeout=5)
+            try:
+                self._heard = False
+                self.start()
+                self.restarts += 1
+                self.catch_up(self.end_of_log())
+                self.last_error = None
+                return
+            except (RuntimeError, OSError) as exc:
+                self.last_error = f"restarting the flusher: {exc}"
+                time.sleep(1.0)
 
     def _send(self, command: int, end: Position = _NOWHERE, events: int = 0, size: int = 0) -> None:
         assert self._sock is not None
@@ -167,9 +217,11 @@ class FlusherProcess:
             self._sock.sendall(_TO_CHILD.pack(command, end.segment, end.offset, events, size))
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
-        """Called by the log writer after each fsync."""
+        """Called by the log writer after each fsync. Never raises: while the child is down
+        the notices are lost, and its replacement catches up with the log's end instead."""
         events = sum(p.count(b"\n") for p in payloads)
-        self._send(DURABLE, end, events, sum(len(p) for p in payloads))
+        with contextlib.suppress(OSError):
+            self._send(DURABLE, end, events, sum(len(p) for p in payloads))
 
     def _call(self, command: int) -> int:
         with self._replied:
@@ -198,6 +250,7 @@ class FlusherProcess:
         """Let the child flush what remains (unless ``flush`` is false) and exit."""
         if self._process is None:
             return
+        self._stopping = True
         with contextlib.suppress(OSError, RuntimeError):
             self._call(STOP if flush else STOP_NO_FLUSH)
         self._process.join(timeout=120)

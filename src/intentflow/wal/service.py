@@ -19,12 +19,12 @@ from pathlib import Path
 import msgspec
 
 from intentflow.config import Settings
-from intentflow.durable import write_atomic
+from intentflow.durable import FileLock, write_atomic
 from intentflow.lake.writer import LakeWriter
 from intentflow.wal.checkpoint import CheckpointFile
 from intentflow.wal.flusher import Flusher, recover
 from intentflow.wal.log import WriteAheadLog
-from intentflow.wal.process import FlusherProcess
+from intentflow.wal.process import FLUSHER_LOCK, FLUSHER_WAIT_S, FlusherProcess
 from intentflow.wal.writer import GroupCommitWriter
 
 
@@ -52,11 +52,23 @@ class EventLog:
         self.wal: WriteAheadLog | None = None
         self.writer: GroupCommitWriter | None = None
         self.flusher: Flusher | FlusherProcess | None = None
+        self._writer_lock: FileLock | None = None
+        self._flusher_lock: FileLock | None = None
 
     def open(self) -> None:
         """Recover from a crash if needed, then start the writer thread and the flusher (a child
-        process, or a thread when ``flush.process`` is off)."""
+        process, or a thread when ``flush.process`` is off).
+
+        Two locks guard the log directory: one collector writes it (a second one fails at once
+        with a clear error), and one flusher moves it (a new one waits for an old one, say an
+        orphan of a killed collector finishing its flush, to exit)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer_lock = FileLock(self.directory / "collector.lock").acquire(timeout=0)
+        except TimeoutError:
+            raise RuntimeError(
+                f"another intentflow process is writing to {self.directory}"
+            ) from None
         wal = WriteAheadLog(
             str(self.directory),
             fsync=self.settings.wal.fsync,
@@ -65,15 +77,24 @@ class EventLog:
         writer = LakeWriter.from_settings(self.settings)
         checkpoints = CheckpointFile(self.directory, fsync=self.settings.wal.fsync)
         wal_id = log_id(self.directory)
+        flusher_lock = FileLock(self.directory / FLUSHER_LOCK).acquire(timeout=FLUSHER_WAIT_S)
         flusher: Flusher | FlusherProcess
         if self.settings.flush.process:
-            checkpoint = recover(checkpoints, writer, wal_id)
+            try:
+                checkpoint = recover(checkpoints, writer, wal_id)
+            finally:
+                flusher_lock.release()
             flusher = FlusherProcess(
-                self.settings, str(self.directory), wal_id, checkpoint.position
+                self.settings,
+                str(self.directory),
+                wal_id,
+                checkpoint.position,
+                end_of_log=lambda: wal.end,
             )
             flusher.start()
             flusher.catch_up(wal.end)
         else:
+            self._flusher_lock = flusher_lock
             flusher = Flusher(wal, writer, checkpoints, self.settings.flush, wal_id=wal_id)
             flusher.recover()
             flusher.start()
@@ -127,3 +148,7 @@ class EventLog:
         if self.wal is not None:
             self.wal.close()
         self.wal = self.writer = self.flusher = None
+        for lock in (self._flusher_lock, self._writer_lock):
+            if lock is not None:
+                lock.release()
+        self._flusher_lock = self._writer_lock = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from intentflow.wal.exceptions import WalClosedError
 from intentflow.wal.log import Position, WriteAheadLog
 
+log = logging.getLogger(__name__)
 _STOP = object()
 
 
@@ -89,7 +91,10 @@ class GroupCommitWriter:
             except BaseException as exc:  # resolved into every waiting caller
                 result = exc
             if self.on_durable is not None and isinstance(result, Position):
-                self.on_durable(result, payloads)
+                try:
+                    self.on_durable(result, payloads)
+                except Exception:  # a listener's failure must not stop the log
+                    log.exception("on_durable failed")
             for waiter in waiters:
                 waiter.resolve(result)
             if stop:
