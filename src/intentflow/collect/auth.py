@@ -32,7 +32,7 @@ class WriteKeys:
         if scheme == "basic":
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
+            except (binascii.Error, ValueError):  # includes UnicodeDecodeError
                 return None
             return decoded.partition(":")[0] or None
         return None

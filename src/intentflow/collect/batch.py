@@ -17,6 +17,7 @@ collector, in one place.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,6 +26,8 @@ import msgspec
 from intentflow.collect.segment import SegmentMessageError, to_native
 from intentflow.collect.validate import Validator
 from intentflow.events import Event, lake_line
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["events", "batch", "track", "page", "screen", "identify", "alias", "group"]
 """``events`` (native batch), ``batch`` (Segment batch), or a single Segment call."""
@@ -129,6 +132,9 @@ def _segment_event(
         return "nested too deeply"
     except SegmentMessageError as exc:
         return str(exc)
+    except Exception as exc:  # a message shaped in a way the mapping did not foresee
+        log.exception("could not map a Segment message")
+        return f"could not read this Segment message: {type(exc).__name__}: {exc}"
     return validator.validate(native, received_at=received_at, source="segment", size=len(raw))
 
 

@@ -68,4 +68,6 @@ def _inflate(body: bytes, limit: int, *, gzip: bool) -> bytes:
         raise PayloadTooLargeError(f"decompressed body is over the limit of {limit} bytes")
     if not inflater.eof:
         raise CollectError(f"body is not valid {'gzip' if gzip else 'deflate'}: truncated stream")
+    if inflater.unused_data:
+        raise CollectError("body has data after the end of its compressed stream")
     return out

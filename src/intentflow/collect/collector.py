@@ -52,6 +52,8 @@ class Collector:
             max_ids=settings.collect.dedup_max_ids,
             window_s=settings.collect.dedup_window.total_seconds(),
         )
+        self._in_flight: dict[str, asyncio.Future[bool]] = {}
+        """Ids being logged right now, with the outcome their retries wait for."""
         self.accepted_total = 0
         self.duplicates_total = 0
         self.rejected_total = 0
@@ -61,9 +63,13 @@ class Collector:
         that arrive after a restart are still recognised."""
         now = time.monotonic()
         before = len(self.recent)
-        self.recent.add_many(self.log.unflushed_ids(), now=now)
         since = time.time() - self.settings.collect.dedup_window.total_seconds()
-        self.recent.add_many(lake.message_ids(since_mtime=since), now=now)
+        # oldest first, the log's backlog last: when the cap bites, the newest ids (those whose
+        # replies a crash most likely lost) are the ones kept
+        self.recent.add_many(
+            lake.recent_message_ids(since_mtime=since, limit=self.recent.max_ids), now=now
+        )
+        self.recent.add_many(self.log.unflushed_ids(), now=now)
         return len(self.recent) - before
 
     async def commit(self, outcome: Outcome, kind: Kind, received_at: datetime) -> BatchResult:
@@ -76,26 +82,50 @@ class Collector:
                 make_record(raw, reason=reason, source=source, fmt=fmt, index=i, at=received_at)
                 for i, reason, raw in outcome.rejected
             ]
-            await asyncio.to_thread(self.quarantine.append, records)
+            try:
+                await asyncio.to_thread(self.quarantine.append, records)
+            except OSError as exc:
+                log.exception("could not quarantine refused events")
+                raise UnavailableError(f"refused events could not be quarantined: {exc}") from exc
         recent = self.recent
         mono = time.monotonic()
         kept: list[bytes] = []
         kept_ids: list[str] = []
         in_batch: set[str] = set()
+        earlier: list[asyncio.Future[bool]] = []
         for message_id, line in zip(outcome.ids, outcome.lines, strict=True):
-            if message_id in in_batch or not recent.add(message_id, now=mono):
+            if message_id in in_batch:
+                result.duplicates += 1
+                continue
+            pending = self._in_flight.get(message_id)
+            if pending is not None:  # a retry while the first copy is still being logged
+                earlier.append(pending)
+                result.duplicates += 1
+                continue
+            if not recent.add(message_id, now=mono):
                 result.duplicates += 1
                 continue
             in_batch.add(message_id)
             kept.append(line)
             kept_ids.append(message_id)
         if kept:
+            durable: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            for message_id in kept_ids:
+                self._in_flight[message_id] = durable
             try:
                 await self.log.append(b"".join(kept))
+                durable.set_result(True)
             except Exception as exc:
+                durable.set_result(False)
                 recent.discard(kept_ids)
                 log.exception("could not make a batch durable")
                 raise UnavailableError(f"events could not be stored: {exc}") from exc
+            finally:
+                for message_id in kept_ids:
+                    self._in_flight.pop(message_id, None)
+        if earlier and not all(await asyncio.gather(*earlier)):
+            # the copy this retry duplicates was not stored: the client must send it again
+            raise UnavailableError("an earlier copy of these events could not be stored; retry")
         result.accepted = len(kept)
         self.accepted_total += result.accepted
         self.duplicates_total += result.duplicates

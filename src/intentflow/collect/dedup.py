@@ -22,10 +22,10 @@ class RecentIds:
     def __init__(self, *, max_ids: int, window_s: float):
         self.max_ids = max_ids
         self.window_s = window_s
-        # Two flat deques rather than one of (time, id) tuples: strings and floats are not
-        # tracked by the garbage collector, tuples are, and millions of them make full
-        # collections pause the event loop.
-        self._ids: set[str] = set()
+        # id -> when it was added. Flat deques of ids and times (not (time, id) tuples: strings
+        # and floats are not tracked by the garbage collector, tuples are, and millions of them
+        # make full collections pause the event loop).
+        self._ids: dict[str, float] = {}
         self._order: deque[str] = deque()
         self._times: deque[float] = deque()
         self._adds = 0
@@ -40,7 +40,7 @@ class RecentIds:
         """Remember ``message_id``; False when it was already known."""
         if message_id in self._ids:
             return False
-        self._ids.add(message_id)
+        self._ids[message_id] = now
         self._order.append(message_id)
         self._times.append(now)
         self._adds += 1
@@ -49,10 +49,10 @@ class RecentIds:
         return True
 
     def add_many(self, message_ids: Iterable[str], *, now: float) -> None:
-        """Remember ids recovered from the log or the lake."""
+        """Remember ids recovered from the log or the lake, oldest first."""
         for message_id in message_ids:
             if message_id not in self._ids:
-                self._ids.add(message_id)
+                self._ids[message_id] = now
                 self._order.append(message_id)
                 self._times.append(now)
         self._expire(now)
@@ -60,11 +60,12 @@ class RecentIds:
     def discard(self, message_ids: Iterable[str]) -> None:
         """Forget ids whose events were not stored after all (the append failed)."""
         for message_id in message_ids:
-            self._ids.discard(message_id)
+            self._ids.pop(message_id, None)
 
     def _expire(self, now: float) -> None:
         order, times, ids = self._order, self._times, self._ids
         horizon = now - self.window_s
         while order and (len(order) > self.max_ids or times[0] < horizon):
-            times.popleft()
-            ids.discard(order.popleft())
+            old, added = order.popleft(), times.popleft()
+            if ids.get(old) == added:  # not an entry left behind by a discard and re-add
+                del ids[old]

@@ -8,6 +8,7 @@ error messages.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, NamedTuple
 
@@ -19,6 +20,8 @@ from intentflow.collect.collector import BatchResult
 from intentflow.collect.exceptions import CollectError, UnauthorizedError
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.collect.validate import now_utc
+
+log = logging.getLogger(__name__)
 
 SEGMENT_CALLS: tuple[Kind, ...] = ("track", "page", "screen", "identify", "alias", "group")
 _encoder = msgspec.json.Encoder()
@@ -44,6 +47,10 @@ async def handle(
     except CollectError as exc:
         extra = {"WWW-Authenticate": 'Basic realm="intentflow"'} if exc.status == 401 else {}
         return Reply(exc.status, _encoder.encode({"error": exc.reason}), extra)
+    except Exception:  # never a 500: the client may retry, nothing was acknowledged
+        log.exception("write call %s failed", call)
+        body = {"error": "the collector could not take this request now; retry it"}
+        return Reply(503, _encoder.encode(body), {"Retry-After": "1"})
 
 
 async def _handle(

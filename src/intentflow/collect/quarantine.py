@@ -17,7 +17,7 @@ from typing import Literal
 
 import msgspec
 
-from intentflow.durable import fsync_dir, write_atomic
+from intentflow.durable import FileLock, fsync_dir, write_atomic
 
 Format = Literal["native", "segment"]
 
@@ -86,7 +86,7 @@ class QuarantineStore:
             return 0
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"q-{datetime.now().strftime('%Y%m%d')}-{os.getpid()}.jsonl"
-        with self._lock:
+        with self._lock, self._shared():
             new = not path.exists()
             with open(path, "ab") as fh:
                 fh.write(data)
@@ -101,13 +101,25 @@ class QuarantineStore:
         """Quarantine files, oldest first."""
         return sorted(self.directory.glob("q-*.jsonl")) if self.directory.exists() else []
 
+    def _shared(self) -> FileLock:
+        """The lock every process takes to append to or rewrite the quarantine."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.directory / ".lock")
+
+    def _decode(self, line: bytes) -> QuarantineRecord | None:
+        try:
+            return self._decoder.decode(line)
+        except msgspec.MsgspecError:  # a torn last line of a crashed append
+            return None
+
     def records(self) -> Iterator[QuarantineRecord]:
-        """Every record, oldest first."""
+        """Every record, oldest first (a torn line is skipped)."""
         for path in self.files():
             with open(path, "rb") as fh:
                 for line in fh:
-                    if line.strip():
-                        yield self._decoder.decode(line)
+                    record = self._decode(line) if line.strip() else None
+                    if record is not None:
+                        yield record
 
     def remove(self, ids: Iterable[str]) -> int:
         """Delete records by id; returns how many were removed."""
@@ -137,14 +149,15 @@ class QuarantineStore:
         """Rewrite records in place by id (a replay that failed again records the new reason)."""
         changed = {r.id: r for r in records}
         updated = 0
-        with self._lock:
+        with self._lock, self._shared():
             for path in self.files():
                 lines = path.read_bytes().splitlines(keepends=True)
                 hit = False
                 for i, line in enumerate(lines):
-                    if not line.strip():
+                    record = self._decode(line) if line.strip() else None
+                    if record is None:
                         continue
-                    record_id = self._decoder.decode(line).id
+                    record_id = record.id
                     if record_id in changed:
                         lines[i] = msgspec.json.encode(changed[record_id]) + b"\n"
                         hit = True

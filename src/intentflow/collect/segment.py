@@ -140,7 +140,8 @@ def _channel(message: dict[str, Any], context: dict[str, Any]) -> str | None:
         return _CHANNELS[channel.lower()]
     device = context.get("device")
     os_info = context.get("os")
-    if context.get("app") or (isinstance(device, dict) and device.get("type") in _MOBILE_OS):
+    kind = device.get("type") if isinstance(device, dict) else None
+    if context.get("app") or (isinstance(kind, str) and kind.lower() in _MOBILE_OS):
         return "mobile"
     if isinstance(os_info, dict) and str(os_info.get("name", "")).lower() in _MOBILE_OS:
         return "mobile"

@@ -90,15 +90,22 @@ def _worker_main(sock: socket.socket, settings_json: bytes) -> None:
         if len(header) < _FRAME.size:
             return
         job = jobs.decode(stream.read(_FRAME.unpack(header)[0]))
-        outcome = validate_body(
-            validator,
-            job.body,
-            job.kind,
-            received_at=job.received_at,
-            max_events=collect.max_batch_events,
-        )
+        try:
+            outcome = _validate_job(validator, job, collect)
+        except Exception as exc:  # keep serving: one body must not take the worker down
+            outcome = Outcome(status=503, error=f"validation failed: {type(exc).__name__}: {exc}")
         reply = encoder.encode(_Done(job.id, outcome))
         sock.sendall(_FRAME.pack(len(reply)) + reply)
+
+
+def _validate_job(validator: Validator, job: _Job, collect: CollectSettings) -> Outcome:
+    return validate_body(
+        validator,
+        job.body,
+        job.kind,
+        received_at=job.received_at,
+        max_events=collect.max_batch_events,
+    )
 
 
 class _Worker:

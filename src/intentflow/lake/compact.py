@@ -13,11 +13,13 @@ import json
 import posixpath
 import uuid
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from intentflow.durable import FileLock
 from intentflow.lake.layout import LakeLayout, partition_of
 from intentflow.lake.reader import Lake
 from intentflow.lake.writer import LakeWriter
@@ -44,6 +46,25 @@ def compact(
     lake: Lake, *, target_bytes: int, compression: str = "zstd", date: str | None = None
 ) -> list[dict[str, Any]]:
     """Merge each partition's files smaller than ``target_bytes``; returns one report per merge."""
+    layout = lake.layout
+    if layout.is_local:
+        # one compaction at a time: a second one would resolve the first one's journals
+        Path(layout.journal_dir).mkdir(parents=True, exist_ok=True)
+        lock = FileLock(Path(layout.journal_dir) / "compact.lock")
+        try:
+            lock.acquire(timeout=0)
+        except TimeoutError:
+            raise RuntimeError("another compaction of this lake is running") from None
+        try:
+            return _compact(lake, target_bytes, compression, date)
+        finally:
+            lock.release()
+    return _compact(lake, target_bytes, compression, date)
+
+
+def _compact(
+    lake: Lake, target_bytes: int, compression: str, date: str | None
+) -> list[dict[str, Any]]:
     layout = lake.layout
     fs = layout.fs
     recover(layout)

@@ -99,6 +99,22 @@ class Lake:
         with self.layout.fs.open(path, "rb") as fh:
             return int(pq.ParquetFile(fh).metadata.num_rows)
 
+    def recent_message_ids(self, *, since_mtime: float, limit: int) -> list[str]:
+        """Ids of files written after ``since_mtime``, the newest ``limit`` of them, returned
+        oldest file first."""
+        fs = self.layout.fs
+        dated = [(_mtime(fs.info(path)), path) for path in self.files()]
+        chunks: list[list[str]] = []
+        total = 0
+        for mtime, path in sorted(dated, reverse=True):
+            if mtime < since_mtime or total >= limit:
+                break
+            with fs.open(path, "rb") as fh:
+                ids = pq.read_table(fh, columns=["message_id"]).column("message_id").to_pylist()
+            chunks.append(ids[-(limit - total) :])
+            total += len(chunks[-1])
+        return [mid for chunk in reversed(chunks) for mid in chunk]
+
     def message_ids(self, since_mtime: float | None = None) -> Iterator[str]:
         """Message ids of files written after ``since_mtime`` (seconds since the epoch)."""
         fs = self.layout.fs

@@ -9,6 +9,7 @@ publishing (the log flusher does) gets exactly-once commits across crashes.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import posixpath
 from collections.abc import Iterable
@@ -22,6 +23,8 @@ from intentflow.config import Settings
 from intentflow.durable import fsync_dir, write_atomic
 from intentflow.events import LAKE_SCHEMA
 from intentflow.lake.layout import LakeLayout
+
+log = logging.getLogger(__name__)
 
 _FILTER_DAYS = 8
 """Up to this many dates a table is split by filtering; beyond, by sorting once."""
@@ -168,7 +171,9 @@ class LakeWriter:
             if fs.exists(staged):
                 fs.mv(staged, final)
             elif not fs.exists(final):
-                raise FileNotFoundError(f"neither {staged} nor {final} exists")
+                # Committed, renamed, then merged away by compaction before the commit was
+                # cleared: the rows live on in the merged file.
+                log.warning("%s was published and compacted already", final)
         if self.layout.is_local and self.fsync:
             for directory in {posixpath.dirname(final) for _, final in renames}:
                 fsync_dir(directory)

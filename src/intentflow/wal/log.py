@@ -113,7 +113,11 @@ class SegmentFiles:
             path = self._path(segment)
             first = start.offset if segment == start.segment else 0
             limit = stop.offset if segment == stop.segment else None
-            with open(path, "rb") as fh:
+            try:
+                fh = open(path, "rb")  # noqa: SIM115
+            except FileNotFoundError:  # flushed and dropped since the listing
+                continue
+            with fh:
                 size = os.fstat(fh.fileno()).st_size
                 for offset, payload, finish in _frames(fh, first, limit, path):
                     nxt = Position(segment, finish)

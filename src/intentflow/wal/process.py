@@ -16,6 +16,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import struct
 import threading
@@ -53,6 +54,10 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def _child_main(sock: socket.socket, settings_json: str, wal_dir: str, wal_id: str) -> None:
+    # Ctrl-C or a service manager signals the whole process group: the child waits for its
+    # parent's STOP (or the parent's exit) so that the final flush still happens.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     lock = FileLock(os.path.join(wal_dir, FLUSHER_LOCK)).acquire(timeout=FLUSHER_WAIT_S)
     try:
         _flush_for_parent(sock, settings_json, wal_dir, wal_id)
@@ -111,7 +116,12 @@ def _flush_for_parent(sock: socket.socket, settings_json: str, wal_dir: str, wal
 
 
 class FlusherProcess:
-    """The parent's handle on the flusher child: same verbs as :class:`Flusher`."""
+    """The parent's handle on the flusher child: same verbs as :class:`Flusher`.
+
+    The log writer's notices never block it: they are folded into one pending notice that a
+    sender thread delivers. A child that dies is replaced by one supervisor thread, with backoff;
+    its replacement recovers and catches up with the log's end.
+    """
 
     def __init__(
         self,
@@ -132,110 +142,168 @@ class FlusherProcess:
         self.last_error: str | None = None
         self.flushed_events = 0
         self.flushes = 0
+        self.restarts = 0
         self._sock: socket.socket | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
-        self._reader: threading.Thread | None = None
-        self._send_lock = threading.Lock()
+        self._generation = 0
+        self._send_lock = threading.RLock()
+        self._state = threading.Condition()
         self._replies: list[int] = []
         self._heard = False
-        self._replied = threading.Condition()
         self._stopping = False
-        self.restarts = 0
+        self._supervisor: threading.Thread | None = None
+        self._notice: tuple[Position, int, int] | None = None
+        self._notices = threading.Condition()
+        self._sender = threading.Thread(
+            target=self._send_notices, name="flusher-notices", daemon=True
+        )
+
+    # -- the child's life ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Spawn the child and start listening to it."""
+        """Spawn the child and wait until it has recovered and listens."""
         parent, child = socket.socketpair()
         context = multiprocessing.get_context("spawn")
-        self._process = context.Process(
+        process = context.Process(
             target=_child_main,
             args=(child, self.settings.model_dump_json(), self.wal_dir, self.wal_id),
             name="intentflow-flusher",
             daemon=True,
         )
-        self._process.start()
+        process.start()
         child.close()
-        if self._sock is not None:
-            self._sock.close()
-        self._sock = parent
-        self._reader = threading.Thread(target=self._listen, name="flusher-replies", daemon=True)
-        self._reader.start()
-        with self._replied:
-            if not self._replied.wait_for(lambda: self._heard or not self.alive, timeout=120):
-                raise RuntimeError("the flusher process did not start")
-        if not self._heard:
-            raise RuntimeError("the flusher process exited during start-up")
+        with self._state:
+            old = self._sock
+            self._generation += 1
+            generation = self._generation
+            self._sock, self._process, self._heard = parent, process, False
+        if old is not None:
+            old.close()
+        threading.Thread(
+            target=self._listen, args=(parent, generation), name="flusher-replies", daemon=True
+        ).start()
+        if not self._sender.is_alive():
+            self._sender.start()
+        with self._state:
+            started = self._state.wait_for(
+                lambda: self._heard or not process.is_alive(), timeout=FLUSHER_WAIT_S
+            )
+        if not started or not self._heard:
+            raise RuntimeError("the flusher process did not start")
 
-    def _listen(self) -> None:
-        assert self._sock is not None
+    def _listen(self, sock: socket.socket, generation: int) -> None:
         try:
             while True:
                 kind, segment, offset, flushed, length = _TO_PARENT.unpack(
-                    _read_exactly(self._sock, _TO_PARENT.size)
+                    _read_exactly(sock, _TO_PARENT.size)
                 )
-                error = _read_exactly(self._sock, length).decode() if length else None
-                self.position = Position(segment, offset)
-                self.last_error = error
-                with self._replied:
+                error = _read_exactly(sock, length).decode() if length else None
+                with self._state:
+                    self.position = Position(segment, offset)
+                    self.last_error = error
                     self._heard = True
-                    self._replied.notify_all()
-                if kind == STATUS and flushed:
-                    self.flushed_events += flushed
-                    self.flushes += 1
-                if kind == FLUSHED:
-                    with self._replied:
+                    if kind == STATUS and flushed:
+                        self.flushed_events += flushed
+                        self.flushes += 1
+                    if kind == FLUSHED:
                         self._replies.append(flushed)
-                        self._replied.notify_all()
+                    self._state.notify_all()
         except (EOFError, OSError):
-            self.last_error = self.last_error or "the flusher process stopped"
-            with self._replied:
-                self._replied.notify_all()
-            if not self._stopping:
-                threading.Thread(target=self._restart, name="flusher-restart", daemon=True).start()
+            with self._state:
+                current = generation == self._generation
+                if current:
+                    self.last_error = self.last_error or "the flusher process stopped"
+                self._state.notify_all()
+                restart = current and not self._stopping and self._supervisor is None
+                if restart:
+                    self._supervisor = threading.Thread(
+                        target=self._restart, name="flusher-restart", daemon=True
+                    )
+                    self._supervisor.start()
 
     def _restart(self) -> None:
-        """The child died: start another one (its recovery makes the lake whole again) and let
-        it catch up with the log. The collector keeps logging meanwhile."""
-        while not self._stopping:
-            log.warning("the flusher process stopped; starting a new one")
-            old = self._process
-            if old is not None:
-                old.join(timeout=5)
-            try:
-                self._heard = False
-                self.start()
-                self.restarts += 1
-                self.catch_up(self.end_of_log())
-                self.last_error = None
-                return
-            except (RuntimeError, OSError) as exc:
-                self.last_error = f"restarting the flusher: {exc}"
-                time.sleep(1.0)
+        """Replace a dead child until one runs (or the collector stops)."""
+        delay = 0.5
+        try:
+            while not self._stopping:
+                log.warning("the flusher process stopped; starting a new one")
+                old = self._process
+                if old is not None:
+                    old.join(timeout=5)
+                try:
+                    self.start()
+                    self.restarts += 1
+                    self._send(BACKLOG, self.end_of_log())
+                    with self._state:
+                        self.last_error = None
+                    return
+                except (RuntimeError, OSError) as exc:
+                    with self._state:
+                        self.last_error = f"restarting the flusher: {exc}"
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+        finally:
+            with self._state:
+                self._supervisor = None
+
+    # -- talking to the child -----------------------------------------------------------------
 
     def _send(self, command: int, end: Position = _NOWHERE, events: int = 0, size: int = 0) -> None:
-        assert self._sock is not None
+        sock = self._sock
+        if sock is None:
+            raise OSError("the flusher process is not running")
         with self._send_lock:
-            self._sock.sendall(_TO_CHILD.pack(command, end.segment, end.offset, events, size))
+            sock.sendall(_TO_CHILD.pack(command, end.segment, end.offset, events, size))
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
-        """Called by the log writer after each fsync. Never raises: while the child is down
-        the notices are lost, and its replacement catches up with the log's end instead."""
+        """Called by the log writer after each fsync; never blocks, never raises."""
         events = sum(p.count(b"\n") for p in payloads)
-        with contextlib.suppress(OSError):
-            self._send(DURABLE, end, events, sum(len(p) for p in payloads))
+        size = sum(len(p) for p in payloads)
+        with self._notices:
+            if self._notice is None:
+                self._notice = (end, events, size)
+            else:
+                _, before_events, before_size = self._notice
+                self._notice = (end, before_events + events, before_size + size)
+            self._notices.notify()
 
-    def _call(self, command: int) -> int:
-        with self._replied:
-            before = len(self._replies)
-            self._send(command)
-            while len(self._replies) == before:
-                if self._reader is None or not self._reader.is_alive():
-                    raise RuntimeError(self.last_error or "the flusher process stopped")
-                self._replied.wait(timeout=1.0)
-            return self._replies[before]
+    def _send_notices(self) -> None:
+        while True:
+            with self._notices:
+                while self._notice is None:
+                    self._notices.wait()
+            # a child that is down misses the notice; its replacement catches up instead
+            with contextlib.suppress(OSError):
+                self._deliver_notice()
+
+    def _deliver_notice(self) -> None:
+        """Send the pending notice now. Taking and sending happen under the send lock, so a
+        command sent after this call always reaches the child after the notice."""
+        with self._send_lock:
+            with self._notices:
+                notice, self._notice = self._notice, None
+            if notice is not None:
+                self._send(DURABLE, *notice)
 
     def catch_up(self, end: Position) -> None:
         """Tell the child where the log ends at start-up; a backlog before it is flushed now."""
         self._send(BACKLOG, end)
+
+    def _call(self, command: int) -> int:
+        with self._state:
+            generation = self._generation
+            before = len(self._replies)
+        with self._send_lock:  # outside the state lock: the listener must keep reading
+            self._deliver_notice()
+            self._send(command)
+        with self._state:
+            while len(self._replies) == before:
+                if generation != self._generation or (
+                    self._process is not None and not self._process.is_alive()
+                ):
+                    raise RuntimeError(self.last_error or "the flusher process stopped")
+                self._state.wait(timeout=1.0)
+            return self._replies[before]
 
     def flush_all(self) -> int:
         """Ask the child to flush everything durable now; returns how many events moved."""
@@ -248,17 +316,20 @@ class FlusherProcess:
 
     def stop(self, *, flush: bool = True) -> None:
         """Let the child flush what remains (unless ``flush`` is false) and exit."""
-        if self._process is None:
+        with self._state:
+            self._stopping = True
+            supervisor = self._supervisor
+        if supervisor is not None:
+            supervisor.join(timeout=FLUSHER_WAIT_S)
+        process = self._process
+        if process is None:
             return
-        self._stopping = True
         with contextlib.suppress(OSError, RuntimeError):
             self._call(STOP if flush else STOP_NO_FLUSH)
-        self._process.join(timeout=120)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        process.join(timeout=FLUSHER_WAIT_S)
+        if process.is_alive():
+            process.kill()
+            process.join()
         if self._sock is not None:
             self._sock.close()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
         self._process = None

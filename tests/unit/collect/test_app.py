@@ -11,6 +11,7 @@ import base64
 import gzip
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -397,3 +398,41 @@ async def test_random_batches_are_fully_accounted_for(
     body = reply.json()
     assert body["accepted"] + body["duplicates"] + len(body["rejected"]) == len(events)
     assert collector.accepted_total - before == body["accepted"]
+
+
+async def test_odd_shapes_and_headers_never_cause_a_500(
+    client: httpx.AsyncClient, runtime: CollectorRuntime
+) -> None:
+    odd = {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": "u",
+        "messageId": "odd-1",
+        "properties": {"product_id": "p"},
+        "context": {"device": {"type": []}, "os": []},
+    }
+    reply = await client.post("/v1/track", json=odd, headers=AUTH)
+    assert reply.status_code == 200
+    reply = await client.post(
+        "/v1/events",
+        json={"events": [ev(0)]},
+        headers={"Authorization": "Basic \u00e9".encode("latin-1")},
+    )
+    assert reply.status_code == 401
+    packed = gzip.compress(msgspec.json.encode({"events": [ev(1)]})) + b"trailing junk"
+    reply = await post(client, packed, {"Content-Encoding": "gzip"})
+    assert reply.status_code == 400 and "after the end" in reply.json()["error"]
+
+
+async def test_a_quarantine_that_cannot_be_written_is_a_503_and_stores_nothing(
+    client: httpx.AsyncClient, runtime: CollectorRuntime
+) -> None:
+    quarantine = Path(runtime.settings.quarantine_dir)
+    quarantine.parent.mkdir(parents=True, exist_ok=True)
+    quarantine.write_text("a file where the quarantine folder should be")
+    reply = await post(client, {"events": [ev(0), ev(1, item_id=None)]})
+    assert reply.status_code == 503
+    assert lake_ids(runtime) == []
+    quarantine.unlink()
+    reply = await post(client, {"events": [ev(0), ev(1, item_id=None)]})
+    assert reply.status_code == 200 and reply.json()["accepted"] == 1
