@@ -18,6 +18,9 @@ from intentflow.collect.server import free_port
 from tests.conftest import WRITE_KEY
 
 
+_STARTED: list[ServerProcess] = []
+
+
 @dataclass
 class ServerProcess:
     """``intentflow serve`` running in a subprocess with its own data dir."""
@@ -50,6 +53,7 @@ class ServerProcess:
         """Start and wait until ``/readyz`` answers 200."""
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _STARTED.append(self)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "intentflow.cli", "serve", "--port", str(self.port)],
@@ -90,3 +94,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     yield proc
     if proc.process is not None and proc.process.poll() is None:
         proc.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _no_server_outlives_its_test() -> Iterator[None]:
+    """Kill any server a test started and left running (a failed assertion skips its cleanup)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.process is not None and proc.process.poll() is None:
+            proc.kill()

@@ -115,6 +115,16 @@ def _flush_for_parent(sock: socket.socket, settings_json: str, wal_dir: str, wal
         flusher.stop(flush=False)
 
 
+Notice = tuple[Position, int, int]
+
+
+def _merge(older: Notice | None, newer: Notice | None) -> Notice | None:
+    """One notice for two: the later end, the summed counts."""
+    if older is None or newer is None:
+        return newer or older
+    return (max(older[0], newer[0]), older[1] + newer[1], older[2] + newer[2])
+
+
 class FlusherProcess:
     """The parent's handle on the flusher child: same verbs as :class:`Flusher`.
 
@@ -152,7 +162,7 @@ class FlusherProcess:
         self._heard = False
         self._stopping = False
         self._supervisor: threading.Thread | None = None
-        self._notice: tuple[Position, int, int] | None = None
+        self._notice: Notice | None = None
         self._notices = threading.Condition()
         self._sender = threading.Thread(
             target=self._send_notices, name="flusher-notices", daemon=True
@@ -256,16 +266,39 @@ class FlusherProcess:
             sock.sendall(_TO_CHILD.pack(command, end.segment, end.offset, events, size))
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
-        """Called by the log writer after each fsync; never blocks, never raises."""
+        """Called by the log writer after each fsync; never blocks, never raises.
+
+        The notice is folded into the pending one and sent at once without waiting; when the
+        child is not reading (starting, busy, dead) it stays pending for the sender thread."""
         events = sum(p.count(b"\n") for p in payloads)
         size = sum(len(p) for p in payloads)
         with self._notices:
-            if self._notice is None:
-                self._notice = (end, events, size)
-            else:
-                _, before_events, before_size = self._notice
-                self._notice = (end, before_events + events, before_size + size)
-            self._notices.notify()
+            self._notice = _merge(self._notice, (end, events, size))
+        if not self._send_lock.acquire(blocking=False):
+            with self._notices:
+                self._notices.notify()
+            return
+        try:
+            with self._notices:
+                notice, self._notice = self._notice, None
+            if notice is None:
+                return
+            frame = _TO_CHILD.pack(DURABLE, notice[0].segment, notice[0].offset, *notice[1:])
+            sock = self._sock
+            try:
+                sent = sock.send(frame, socket.MSG_DONTWAIT) if sock is not None else 0
+            except OSError:
+                sent = 0
+            if sent:
+                if sent < len(frame) and sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(frame[sent:])
+                return
+            with self._notices:
+                self._notice = _merge(notice, self._notice)
+                self._notices.notify()
+        finally:
+            self._send_lock.release()
 
     def _send_notices(self) -> None:
         while True:
