@@ -96,12 +96,28 @@ class PageView(Event, tag="page_view"):
     category: Id | None = None
 
 
-class ProductView(Event, tag="product_view"):
-    """A product detail page was shown."""
+class _ItemEvent(Event):
+    """Fields of events about one product (not an event type itself)."""
 
     item_id: Id
     category: Id | None = None
     price: Money | None = None
+
+
+class _CartChange(_ItemEvent):
+    """Fields of a change to the cart (not an event type itself)."""
+
+    quantity: Quantity | None = None
+    """How many; 1 when missing."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.quantity is None:
+            self.quantity = 1
+
+
+class ProductView(_ItemEvent, tag="product_view"):
+    """A product detail page was shown."""
 
 
 class Click(Event, tag="click"):
@@ -118,42 +134,16 @@ class Scroll(Event, tag="scroll"):
     depth_percent: Percent
 
 
-class AddToCart(Event, tag="add_to_cart"):
+class AddToCart(_CartChange, tag="add_to_cart"):
     """A product went into the cart."""
 
-    item_id: Id
-    category: Id | None = None
-    price: Money | None = None
-    quantity: Quantity | None = None
-    """How many; 1 when missing."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.quantity is None:
-            self.quantity = 1
-
-
-class RemoveFromCart(Event, tag="remove_from_cart"):
+class RemoveFromCart(_CartChange, tag="remove_from_cart"):
     """A product left the cart."""
 
-    item_id: Id
-    category: Id | None = None
-    price: Money | None = None
-    quantity: Quantity | None = None
-    """How many; 1 when missing."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.quantity is None:
-            self.quantity = 1
-
-
-class AddToWishlist(Event, tag="add_to_wishlist"):
+class AddToWishlist(_ItemEvent, tag="add_to_wishlist"):
     """A product was saved for later."""
-
-    item_id: Id
-    category: Id | None = None
-    price: Money | None = None
 
 
 class Purchase(Event, tag="purchase"):

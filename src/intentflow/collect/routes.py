@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from intentflow.collect.batch import Kind
-from intentflow.collect.handlers import handle
+from intentflow.collect.handlers import SEGMENT_CALLS, handle
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.events import event_json_schema
 
@@ -51,40 +52,22 @@ async def segment_batch(request: Request) -> Response:
     return await _write(request, "batch")
 
 
-@router.post("/v1/track", summary="Segment-compatible track call")
-async def segment_track(request: Request) -> Response:
-    """Segment's ``/v1/track``."""
-    return await _write(request, "track")
+def _segment_route(call: Kind) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await _write(request, call)
+
+    endpoint.__name__ = f"segment_{call}"
+    endpoint.__doc__ = f"Segment's ``/v1/{call}``: one message, the call type implied."
+    return endpoint
 
 
-@router.post("/v1/page", summary="Segment-compatible page call")
-async def segment_page(request: Request) -> Response:
-    """Segment's ``/v1/page``."""
-    return await _write(request, "page")
-
-
-@router.post("/v1/screen", summary="Segment-compatible screen call")
-async def segment_screen(request: Request) -> Response:
-    """Segment's ``/v1/screen``."""
-    return await _write(request, "screen")
-
-
-@router.post("/v1/identify", summary="Segment-compatible identify call")
-async def segment_identify(request: Request) -> Response:
-    """Segment's ``/v1/identify``."""
-    return await _write(request, "identify")
-
-
-@router.post("/v1/alias", summary="Segment-compatible alias call")
-async def segment_alias(request: Request) -> Response:
-    """Segment's ``/v1/alias``."""
-    return await _write(request, "alias")
-
-
-@router.post("/v1/group", summary="Segment-compatible group call")
-async def segment_group(request: Request) -> Response:
-    """Segment's ``/v1/group``."""
-    return await _write(request, "group")
+for _call in SEGMENT_CALLS:
+    router.add_api_route(
+        f"/v1/{_call}",
+        _segment_route(_call),
+        methods=["POST"],
+        summary=f"Segment-compatible {_call} call",
+    )
 
 
 @router.get("/v1/schema", summary="JSON Schema of an event")

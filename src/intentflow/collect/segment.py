@@ -183,24 +183,23 @@ def _spec_fields(event: dict[str, Any], event_type: str, props: dict[str, Any]) 
         if event_type == "email_click" and props.get("link_url") is not None:
             event["url"] = props["link_url"]
         return
-    item = props.get("product_id", props.get("sku", props.get("id")))
-    if item is not None:
-        event["item_id"] = _text(item)
-    for field in ("category", "price", "quantity"):
-        if props.get(field) is not None:
-            event[field] = _text(props[field]) if field == "category" else props[field]
+    event.update(_product(props))
     if event_type in ("product_view", "add_to_wishlist"):
         event.pop("quantity", None)
 
 
-def _line_item(product: Any) -> Any:
-    if not isinstance(product, dict):
-        return product
-    item: dict[str, Any] = {}
-    item_id = product.get("product_id", product.get("sku", product.get("id")))
+def _product(props: dict[str, Any]) -> dict[str, Any]:
+    """Segment's product fields (``product_id``, or ``sku``, or ``id``; category, price,
+    quantity) under intentflow's names."""
+    out: dict[str, Any] = {}
+    item_id = props.get("product_id", props.get("sku", props.get("id")))
     if item_id is not None:
-        item["item_id"] = _text(item_id)
+        out["item_id"] = _text(item_id)
     for field in ("category", "price", "quantity"):
-        if product.get(field) is not None:
-            item[field] = _text(product[field]) if field == "category" else product[field]
-    return item
+        if props.get(field) is not None:
+            out[field] = _text(props[field]) if field == "category" else props[field]
+    return out
+
+
+def _line_item(product: Any) -> Any:
+    return _product(product) if isinstance(product, dict) else product

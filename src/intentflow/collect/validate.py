@@ -83,16 +83,7 @@ class Validator:
                 append(f"nested deeper than {self.settings.max_properties_depth} levels")
                 continue
             reason = self._policy(event, received_at, latest, earliest)
-            if reason is not None:
-                append(reason)
-                continue
-            if event.message_id is None:
-                event.message_id = content_id(raw)
-            if event.timestamp is None:
-                event.timestamp = received_at
-            event.received_at = received_at
-            event.source = source
-            append(event)
+            append(reason if reason is not None else _complete(event, raw, received_at, source))
         return out
 
     def validate_rows(
@@ -130,15 +121,7 @@ class Validator:
         if isinstance(item, str):
             return item
         reason = self.check(item, received_at)
-        if reason is not None:
-            return reason
-        if item.message_id is None:
-            item.message_id = content_id(raw)
-        if item.timestamp is None:
-            item.timestamp = received_at
-        item.received_at = received_at
-        item.source = source
-        return item
+        return reason if reason is not None else _complete(item, raw, received_at, source)
 
     def check(self, event: Event, received_at: datetime) -> str | None:
         """The policy part of validation: timestamps and nesting. ``None`` when the event passes."""
@@ -166,6 +149,17 @@ class Validator:
         if isinstance(event, Identify) and event.traits and _depth(event.traits) > depth:
             return f"traits are nested deeper than {depth} levels"
         return None
+
+
+def _complete(event: Event, raw: Any, received_at: datetime, source: str) -> Event:
+    """Fill what the server sets: a missing id or time, the receive time, the source."""
+    if event.message_id is None:
+        event.message_id = content_id(raw)
+    if event.timestamp is None:
+        event.timestamp = received_at
+    event.received_at = received_at
+    event.source = source
+    return event
 
 
 def content_id(raw: bytes | msgspec.Raw | dict[str, Any]) -> str:
