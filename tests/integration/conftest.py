@@ -17,7 +17,6 @@ import pytest
 from intentflow.collect.server import free_port
 from tests.conftest import WRITE_KEY
 
-
 _STARTED: list[ServerProcess] = []
 
 
