@@ -30,6 +30,7 @@ from intentflow.collect.quarantine import QuarantineStore, make_record
 from intentflow.collect.validate import Validator, now_utc
 from intentflow.config import Settings
 from intentflow.events import Event, lake_lines
+from intentflow.ingest.columns import lake_table
 from intentflow.ingest.presets import PRESETS, Format, Mapping, Preset
 from intentflow.ingest.readers import (
     Chunk,
@@ -41,6 +42,18 @@ from intentflow.lake.layout import LakeLayout
 from intentflow.lake.writer import LakeWriter, table_from_lines
 
 CHUNK_ROWS = 100_000
+"""Most rows in one chunk (and one lake file per date): bounds the memory of each worker."""
+
+
+def chunk_rows_for(path: Path, workers: int) -> int:
+    """Rows per chunk: :data:`CHUNK_ROWS` for large files, fewer for small ones so that every
+    worker gets a share (at least two chunks each), never under 10,000."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        sample = fh.read(1 << 20)
+    per_row = max(1.0, len(sample) / max(1, sample.count(b"\n")))
+    rows = int(size / per_row)
+    return max(10_000, min(CHUNK_ROWS, -(-rows // (2 * max(1, workers)))))
 
 
 @dataclass
@@ -102,6 +115,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     """Validate one chunk and write its good rows to the lake; returns counts and rejections."""
     validator = Validator(job.settings.collect)
     raws: list[Any]
+    mapped: pa.Table | None = None
     if chunk.lines is not None:
         raws = chunk.lines
         checked = validator.validate_many(raws, received_at=job.received_at, source=job.source)
@@ -113,6 +127,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
         raws = mapped.to_pylist()
         checked = validator.validate_rows(raws, received_at=job.received_at, source=job.source)
     events: list[Event] = []
+    kept: list[int] = []
     rejected: list[tuple[int, str, bytes]] = []
     seen: set[str] = set()
     duplicates = 0
@@ -125,9 +140,13 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
         else:
             seen.add(item.message_id)  # type: ignore[arg-type]
             events.append(item)
-    settings = job.settings
-    writer = LakeWriter.from_settings(settings, fsync=False)
-    files = writer.write(table_from_lines(lake_lines(events)), f"{job.id_prefix}-{chunk.index:06d}")
+            kept.append(offset)
+    if mapped is not None:
+        table = lake_table(mapped.take(pa.array(kept, pa.int64())), events)
+    else:
+        table = table_from_lines(lake_lines(events))
+    writer = LakeWriter.from_settings(job.settings, fsync=False)
+    files = writer.write(table, f"{job.id_prefix}-{chunk.index:06d}")
     return ChunkResult(len(raws), len(events), duplicates, rejected, files)
 
 
@@ -177,7 +196,7 @@ def import_file(
     fmt: Format | None = None,
     preset: str | None = None,
     mapping: Mapping | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
@@ -200,8 +219,10 @@ def import_file(
     started = time.perf_counter()
     if fmt == "jsonl" and mapping is not None:
         raise ValueError("JSON-lines files hold native events; a column mapping does not apply")
-    chunks = chunks_of(file, fmt, chosen, chunk_rows, mapping)
-    for chunk, result in _run(job, chunks, workers or os.cpu_count() or 1):
+    pool = workers or os.cpu_count() or 1
+    rows = chunk_rows or chunk_rows_for(file, pool)
+    chunks = chunks_of(file, fmt, chosen, rows, mapping)
+    for chunk, result in _run(job, chunks, pool):
         report.rows += result.rows
         report.accepted += result.accepted
         report.duplicates += result.duplicates
