@@ -21,7 +21,6 @@ from intentflow.events import (
     Event,
     Identify,
     decode_event,
-    event_from_dict,
 )
 
 _TYPE_ERROR = "Invalid value"
@@ -46,13 +45,7 @@ class Validator:
         if isinstance(raw, dict):
             if size is not None and size > self.settings.max_event_bytes:
                 return f"event is {size} bytes, over the limit of {self.settings.max_event_bytes}"
-            try:
-                event = event_from_dict(raw)
-            except msgspec.ValidationError as exc:
-                return _explain(str(exc))
-            except RecursionError:
-                return f"nested deeper than {self.settings.max_properties_depth} levels"
-            return self._finish(event, raw, received_at, source)
+            return self._finish(self._convert_one(raw, strict=True), raw, received_at, source)
         return self.validate_many([raw], received_at=received_at, source=source)[0]
 
     def validate_many(
@@ -102,14 +95,14 @@ class Validator:
                 events: list[Event] = msgspec.convert(block, list[AnyEvent], strict=False)
                 checked: list[Event | str] = list(events)
             except (msgspec.ValidationError, RecursionError):
-                checked = [self._convert_one(row) for row in block]
+                checked = [self._convert_one(row, strict=False) for row in block]
             for row, item in zip(block, checked, strict=True):
                 out.append(self._finish(item, row, received_at, source))
         return out
 
-    def _convert_one(self, row: dict[str, Any]) -> Event | str:
+    def _convert_one(self, row: dict[str, Any], *, strict: bool) -> Event | str:
         try:
-            return msgspec.convert(row, AnyEvent, strict=False)  # type: ignore[no-any-return]
+            return msgspec.convert(row, AnyEvent, strict=strict)  # type: ignore[no-any-return]
         except msgspec.ValidationError as exc:
             return _explain(str(exc))
         except RecursionError:

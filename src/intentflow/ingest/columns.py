@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from intentflow.events import JSON_COLUMNS, LAKE_SCHEMA, Event
+from intentflow.ingest.presets import seconds_to_timestamp
 
 FILLED = frozenset(
     {"message_id", "received_at", "source", "channel", "quantity", "currency", "revenue"}
@@ -46,8 +47,7 @@ def _from_source(column: Any, kind: pa.DataType, name: str, events: list[Event])
     if name == "timestamp":
         if column.null_count or not pa.types.is_floating(column.type):
             return _from_events(events, name, kind)
-        micros = pc.cast(pc.round(pc.multiply(column, 1e6)), pa.int64())
-        return pc.cast(micros, kind)
+        return seconds_to_timestamp(column)
     return pc.cast(column, kind)
 
 

@@ -31,7 +31,7 @@ from intentflow.collect.validate import Validator, now_utc
 from intentflow.config import Settings
 from intentflow.events import Event, lake_lines
 from intentflow.ingest.columns import lake_table
-from intentflow.ingest.presets import PRESETS, Format, Mapping, Preset
+from intentflow.ingest.presets import PRESETS, Format, Mapping, Preset, seconds_to_timestamp
 from intentflow.ingest.readers import (
     Chunk,
     read_csv_chunks,
@@ -120,10 +120,8 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
         raws = chunk.lines
         checked = validator.validate_many(raws, received_at=job.received_at, source=job.source)
     else:
-        assert chunk.table is not None and job.mapping is not None
-        mapped = job.mapping.apply(chunk.table)
-        if "message_id" not in mapped.column_names:
-            mapped = mapped.append_column("message_id", row_ids(job.id_prefix, chunk))
+        assert job.mapping is not None
+        mapped = mapped_chunk(job.mapping, chunk, job.id_prefix)
         raws = mapped.to_pylist()
         checked = validator.validate_rows(raws, received_at=job.received_at, source=job.source)
     events: list[Event] = []
@@ -148,6 +146,15 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     writer = LakeWriter.from_settings(job.settings, fsync=False)
     files = writer.write(table, f"{job.id_prefix}-{chunk.index:06d}")
     return ChunkResult(len(raws), len(events), duplicates, rejected, files)
+
+
+def mapped_chunk(mapping: Mapping, chunk: Chunk, prefix: str) -> pa.Table:
+    """A tabular chunk under event field names, with ``PREFIX:ROW`` ids where none is mapped."""
+    assert chunk.table is not None
+    mapped = mapping.apply(chunk.table)
+    if "message_id" not in mapped.column_names:
+        mapped = mapped.append_column("message_id", row_ids(prefix, chunk))
+    return mapped
 
 
 def row_ids(prefix: str, chunk: Chunk) -> pa.Array:
@@ -204,9 +211,7 @@ def import_file(
     import time
 
     file = Path(path)
-    chosen = PRESETS[preset] if preset else None
-    fmt = fmt or (chosen.format if chosen else _guess_format(file))
-    mapping = mapping or (chosen.mapping if chosen else None)
+    chosen, fmt, mapping = _resolve(file, fmt, preset, mapping)
     if fmt != "jsonl" and mapping is None:
         raise ValueError(f"a {fmt} file needs a preset or a column mapping")
     source = f"import:{preset or fmt}"
@@ -283,22 +288,17 @@ def native_rows(
     import msgspec
 
     file = Path(path)
-    chosen = PRESETS[preset] if preset else None
-    fmt = fmt or (chosen.format if chosen else _guess_format(file))
-    mapping = mapping or (chosen.mapping if chosen else None)
+    chosen, fmt, mapping = _resolve(file, fmt, preset, mapping)
     prefix = f"i{file_key(file)}"
     for chunk in chunks_of(file, fmt, chosen, chunk_rows, mapping):
         if chunk.lines is not None:
             for line in chunk.lines:
                 yield msgspec.json.decode(line)
             continue
-        assert chunk.table is not None and mapping is not None
-        mapped = mapping.apply(chunk.table)
-        if "message_id" not in mapped.column_names:
-            mapped = mapped.append_column("message_id", row_ids(prefix, chunk))
+        assert mapping is not None
+        mapped = mapped_chunk(mapping, chunk, prefix)
         if "timestamp" in mapped.column_names and pa.types.is_floating(mapped["timestamp"].type):
-            micros = pc.cast(pc.multiply(mapped["timestamp"], 1e6), pa.int64())
-            stamps = pc.cast(micros, pa.timestamp("us", tz="UTC"))
+            stamps = seconds_to_timestamp(mapped["timestamp"])
             mapped = mapped.set_column(mapped.column_names.index("timestamp"), "timestamp", stamps)
         for row in mapped.to_pylist():
             yield {k: v for k, v in row.items() if v is not None}
@@ -324,6 +324,16 @@ def _run(
 
 def _light(chunk: Chunk) -> Chunk:
     return Chunk(chunk.index, chunk.first_row, bytes_read=chunk.bytes_read)
+
+
+def _resolve(
+    file: Path, fmt: Format | None, preset: str | None, mapping: Mapping | None
+) -> tuple[Preset | None, Format, Mapping | None]:
+    """The preset, format and mapping of a file: given ones first, then the preset's, then the
+    format its name suggests."""
+    chosen = PRESETS[preset] if preset else None
+    resolved = fmt or (chosen.format if chosen else _guess_format(file))
+    return chosen, resolved, mapping or (chosen.mapping if chosen else None)
 
 
 def _guess_format(path: Path) -> Format:

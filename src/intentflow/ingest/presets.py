@@ -110,6 +110,13 @@ def _epoch_seconds(column: pa.Array | pa.ChunkedArray, unit: TimeUnit) -> Any:
     return pc.multiply(pc.cast(column, pa.float64()), _UNIT_SECONDS[unit])
 
 
+def seconds_to_timestamp(column: pa.Array | pa.ChunkedArray) -> Any:
+    """Epoch seconds (floats) as UTC timestamps, rounded to the microsecond as validation
+    rounds them."""
+    micros = pc.cast(pc.round(pc.multiply(column, 1e6)), pa.int64())
+    return pc.cast(micros, pa.timestamp("us", tz="UTC"))
+
+
 @dataclass(frozen=True)
 class CsvOptions:
     """How to read a delimited file."""

@@ -109,8 +109,7 @@ class Lake:
         for mtime, path in sorted(dated, reverse=True):
             if mtime < since_mtime or total >= limit:
                 break
-            with fs.open(path, "rb") as fh:
-                ids = pq.read_table(fh, columns=["message_id"]).column("message_id").to_pylist()
+            ids = self.ids_in(path)
             chunks.append(ids[-(limit - total) :])
             total += len(chunks[-1])
         return [mid for chunk in reversed(chunks) for mid in chunk]
@@ -121,9 +120,13 @@ class Lake:
         for path in self.files():
             if since_mtime is not None and _mtime(fs.info(path)) < since_mtime:
                 continue
-            with fs.open(path, "rb") as fh:
-                table = pq.read_table(fh, columns=["message_id"])
-            yield from table.column("message_id").to_pylist()
+            yield from self.ids_in(path)
+
+    def ids_in(self, path: str) -> list[str]:
+        """Message ids of one file, reading only that column."""
+        with self.layout.fs.open(path, "rb") as fh:
+            ids: list[str] = pq.read_table(fh, columns=["message_id"]).column(0).to_pylist()
+        return ids
 
 
 def _utc(moment: datetime | None) -> datetime | None:

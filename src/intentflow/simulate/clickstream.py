@@ -242,13 +242,7 @@ def _session(
         for _ in range(rng.randint(20, 100)):
             t += rng.uniform(0.2, 1.0)
             item = catalog.items[rng.randrange(len(catalog.items))]
-            emit(
-                "product_view",
-                f"https://shop.example/p/{item.item_id}",
-                item_id=item.item_id,
-                category=item.category,
-                price=item.price,
-            )
+            emit("product_view", f"https://shop.example/p/{item.item_id}", **_product(item))
         return out
     if person.user_id and not person.logged_in and rng.random() < 0.7:
         t += rng.uniform(3, 20)
@@ -279,7 +273,7 @@ def _session(
         t += math.exp(rng.gauss(2.3, 0.7))
         emit("click", page, item_id=item.item_id, category=item.category, target="product-tile")
         t += rng.uniform(0.3, 1.5)
-        emit("product_view", page, item_id=item.item_id, category=item.category, price=item.price)
+        emit("product_view", page, **_product(item))
         dwell = math.exp(rng.gauss(3.0 + person.intent, 0.8))
         for depth in (25, 50, 75, 100):
             if rng.random() > 0.55 + 0.35 * person.intent:
@@ -291,34 +285,14 @@ def _session(
             quantity = 1 if rng.random() < 0.85 else 2
             held = person.cart.get(item.item_id, (item, 0))[1]
             person.cart[item.item_id] = (item, held + quantity)
-            emit(
-                "add_to_cart",
-                page,
-                item_id=item.item_id,
-                category=item.category,
-                price=item.price,
-                quantity=quantity,
-            )
+            emit("add_to_cart", page, **_line(item, quantity))
         elif roll > 0.97:
-            emit(
-                "add_to_wishlist",
-                page,
-                item_id=item.item_id,
-                category=item.category,
-                price=item.price,
-            )
+            emit("add_to_wishlist", page, **_product(item))
     if person.cart and rng.random() < 0.08:
         item_id, (item, quantity) = next(iter(person.cart.items()))
         del person.cart[item_id]
         t += rng.uniform(2, 15)
-        emit(
-            "remove_from_cart",
-            "https://shop.example/cart",
-            item_id=item_id,
-            category=item.category,
-            price=item.price,
-            quantity=quantity,
-        )
+        emit("remove_from_cart", "https://shop.example/cart", **_line(item, quantity))
     if person.cart and bought_session:
         t += rng.uniform(20, 120)
         lines = [_line(item, quantity) for item, quantity in person.cart.values()]
@@ -334,13 +308,14 @@ def _session(
     return out
 
 
+def _product(item: Item) -> dict[str, Any]:
+    """The fields an event about ``item`` carries."""
+    return {"item_id": item.item_id, "category": item.category, "price": item.price}
+
+
 def _line(item: Item, quantity: int) -> dict[str, Any]:
-    return {
-        "item_id": item.item_id,
-        "category": item.category,
-        "price": item.price,
-        "quantity": quantity,
-    }
+    """``item`` with a quantity: a cart change or a purchase line."""
+    return {**_product(item), "quantity": quantity}
 
 
 def _weighted(rng: random.Random, choices: list[tuple[str, float]]) -> str:

@@ -27,6 +27,11 @@ from intentflow.wal.log import Position, SegmentFiles
 log = logging.getLogger(__name__)
 
 
+def payload_counts(payloads: list[bytes]) -> tuple[int, int]:
+    """Events (lines) and bytes in log records."""
+    return sum(p.count(b"\n") for p in payloads), sum(len(p) for p in payloads)
+
+
 def recover(checkpoints: CheckpointFile, writer: LakeWriter, wal_id: str) -> Checkpoint:
     """Complete the renames a committed checkpoint lists and delete this log's staged files that
     no checkpoint committed; returns the checkpoint. Safe to repeat."""
@@ -100,9 +105,7 @@ class Flusher:
 
     def notify(self, end: Position, payloads: list[bytes]) -> None:
         """Tell the flusher that records were appended (called by the log writer)."""
-        self.notify_counts(
-            end, sum(p.count(b"\n") for p in payloads), sum(len(p) for p in payloads)
-        )
+        self.notify_counts(end, *payload_counts(payloads))
 
     def notify_counts(self, end: Position, events: int, size: int) -> None:
         """``events`` events in ``size`` bytes became durable, up to ``end``."""

@@ -27,7 +27,7 @@ from intentflow.config import Settings
 from intentflow.durable import FileLock
 from intentflow.lake.writer import LakeWriter
 from intentflow.wal.checkpoint import CheckpointFile
-from intentflow.wal.flusher import Flusher
+from intentflow.wal.flusher import Flusher, payload_counts
 from intentflow.wal.log import LogFollower, Position
 
 log = logging.getLogger(__name__)
@@ -270,10 +270,8 @@ class FlusherProcess:
 
         The notice is folded into the pending one and sent at once without waiting; when the
         child is not reading (starting, busy, dead) it stays pending for the sender thread."""
-        events = sum(p.count(b"\n") for p in payloads)
-        size = sum(len(p) for p in payloads)
         with self._notices:
-            self._notice = _merge(self._notice, (end, events, size))
+            self._notice = _merge(self._notice, (end, *payload_counts(payloads)))
         if not self._send_lock.acquire(blocking=False):
             with self._notices:
                 self._notices.notify()
