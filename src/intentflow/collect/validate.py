@@ -45,7 +45,9 @@ class Validator:
         if isinstance(raw, dict):
             if size is not None and size > self.settings.max_event_bytes:
                 return f"event is {size} bytes, over the limit of {self.settings.max_event_bytes}"
-            return self._finish(self._convert_one(raw, strict=True), raw, received_at, source)
+            latest = received_at + self.settings.max_future_skew
+            item = self._convert_one(raw, strict=True)
+            return self._finish(item, raw, received_at, latest, source)
         return self.validate_many([raw], received_at=received_at, source=source)[0]
 
     def validate_many(
@@ -88,6 +90,7 @@ class Validator:
         timestamp), since files carry weaker types than JSON; a block with a bad row is redone
         row by row so that each bad row gets its own reason.
         """
+        latest = received_at + self.settings.max_future_skew
         out: list[Event | str] = []
         for start in range(0, len(rows), _BLOCK):
             block = rows[start : start + _BLOCK]
@@ -97,7 +100,7 @@ class Validator:
             except (msgspec.ValidationError, RecursionError):
                 checked = [self._convert_one(row, strict=False) for row in block]
             for row, item in zip(block, checked, strict=True):
-                out.append(self._finish(item, row, received_at, source))
+                out.append(self._finish(item, row, received_at, latest, source))
         return out
 
     def _convert_one(self, row: dict[str, Any], *, strict: bool) -> Event | str:
@@ -109,11 +112,11 @@ class Validator:
             return f"nested deeper than {self.settings.max_properties_depth} levels"
 
     def _finish(
-        self, item: Event | str, raw: Any, received_at: datetime, source: str
+        self, item: Event | str, raw: Any, received_at: datetime, latest: datetime, source: str
     ) -> Event | str:
         if isinstance(item, str):
             return item
-        reason = self.check(item, received_at)
+        reason = self._policy(item, received_at, latest, self.settings.min_timestamp)
         return reason if reason is not None else _complete(item, raw, received_at, source)
 
     def check(self, event: Event, received_at: datetime) -> str | None:

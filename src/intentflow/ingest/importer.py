@@ -13,9 +13,7 @@ Chunks are processed by a pool of worker processes, one per core.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import posixpath
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -34,12 +32,15 @@ from intentflow.ingest.columns import lake_table
 from intentflow.ingest.presets import PRESETS, Format, Mapping, Preset, seconds_to_timestamp
 from intentflow.ingest.readers import (
     Chunk,
+    bytes_per_row,
     read_csv_chunks,
-    read_line_chunks,
+    read_line_spans,
     read_parquet_chunks,
 )
+from intentflow.lake import imports
+from intentflow.lake.compact import rewrite_lock
 from intentflow.lake.layout import LakeLayout
-from intentflow.lake.writer import LakeWriter, table_from_lines
+from intentflow.lake.writer import LakeWriter, LineParser
 
 CHUNK_ROWS = 100_000
 """Most rows in one chunk (and one lake file per date): bounds the memory of each worker."""
@@ -48,11 +49,7 @@ CHUNK_ROWS = 100_000
 def chunk_rows_for(path: Path, workers: int) -> int:
     """Rows per chunk: :data:`CHUNK_ROWS` for large files, fewer for small ones so that every
     worker gets a share (at least two chunks each), never under 10,000."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        sample = fh.read(1 << 20)
-    per_row = max(1.0, len(sample) / max(1, sample.count(b"\n")))
-    rows = int(size / per_row)
+    rows = int(path.stat().st_size / bytes_per_row(path))
     return max(10_000, min(CHUNK_ROWS, -(-rows // (2 * max(1, workers)))))
 
 
@@ -96,6 +93,7 @@ class ChunkResult:
     accepted: int
     duplicates: int
     rejected: list[tuple[int, str, bytes]]
+    """``(row within the chunk, reason, payload)`` of each refused row."""
     files: list[str]
 
 
@@ -111,13 +109,14 @@ def file_key(path: Path) -> str:
     return digest.hexdigest()
 
 
-def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
-    """Validate one chunk and write its good rows to the lake; returns counts and rejections."""
+def process_chunk(job: ImportJob, chunk: Chunk, parser: LineParser | None = None) -> ChunkResult:
+    """Validate one chunk and write its good rows to the lake; returns counts and rejections.
+    Native lines are parsed with ``parser`` (by default the worker's own)."""
     validator = Validator(job.settings.collect)
     raws: list[Any]
     mapped: pa.Table | None = None
-    if chunk.lines is not None:
-        raws = chunk.lines
+    if chunk.span is not None:
+        raws = chunk.span.lines()
         checked = validator.validate_many(raws, received_at=job.received_at, source=job.source)
     else:
         assert job.mapping is not None
@@ -132,7 +131,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     for offset, (raw, item) in enumerate(zip(raws, checked, strict=True)):
         if isinstance(item, str):
             payload = raw if isinstance(raw, bytes) else _json(raw)
-            rejected.append((chunk.first_row + offset, item, payload))
+            rejected.append((offset, item, payload))
         elif item.message_id in seen:
             duplicates += 1
         else:
@@ -142,7 +141,7 @@ def process_chunk(job: ImportJob, chunk: Chunk) -> ChunkResult:
     if mapped is not None:
         table = lake_table(mapped.take(pa.array(kept, pa.int64())), events)
     else:
-        table = table_from_lines(lake_lines(events))
+        table = (parser or _worker_parser()).parse(lake_lines(events))
     writer = LakeWriter.from_settings(job.settings, fsync=False)
     files = writer.write(table, f"{job.id_prefix}-{chunk.index:06d}")
     return ChunkResult(len(raws), len(events), duplicates, rejected, files)
@@ -176,7 +175,7 @@ def chunks_of(
     mapping reads as text are read as text (the reader would guess types from the first block
     only, and fail on a later id that does not look like the first ones)."""
     if fmt == "jsonl":
-        return read_line_chunks(path, rows)
+        return read_line_spans(path, rows)
     if fmt == "parquet":
         return read_parquet_chunks(path, rows)
     if fmt == "csv":
@@ -214,65 +213,69 @@ def import_file(
     chosen, fmt, mapping = _resolve(file, fmt, preset, mapping)
     if fmt != "jsonl" and mapping is None:
         raise ValueError(f"a {fmt} file needs a preset or a column mapping")
+    if fmt == "jsonl" and mapping is not None:
+        raise ValueError("JSON-lines files hold native events; a column mapping does not apply")
     source = f"import:{preset or fmt}"
     key = file_key(file)
     job = ImportJob(settings, source, f"i{key}", mapping, now_utc())
     report = ImportReport(str(file), source)
     quarantine = QuarantineStore(settings.quarantine_dir)
     quarantine.remove_prefix(job.id_prefix + ":")  # a re-import reports its rejections afresh
-    written: list[str] = []
     started = time.perf_counter()
-    if fmt == "jsonl" and mapping is not None:
-        raise ValueError("JSON-lines files hold native events; a column mapping does not apply")
     pool = workers or os.cpu_count() or 1
     rows = chunk_rows or chunk_rows_for(file, pool)
-    chunks = chunks_of(file, fmt, chosen, rows, mapping)
-    for chunk, result in _run(job, chunks, pool):
-        report.rows += result.rows
-        report.accepted += result.accepted
-        report.duplicates += result.duplicates
-        report.files += len(result.files)
-        written.extend(result.files)
-        if result.rejected:
-            report.quarantined += quarantine.append(
-                make_record(
-                    payload,
-                    reason=reason,
-                    source=source,
-                    fmt="native",
-                    index=row,
-                    at=job.received_at,
-                    record_id=f"{job.id_prefix}:{row}",
-                )
-                for row, reason, payload in result.rejected
-            )
-            for _, reason, _ in result.rejected:
-                report.reasons[reason] = report.reasons.get(reason, 0) + 1
-        if progress is not None:
-            progress(chunk.bytes_read, report.rows)
     layout = LakeLayout(settings.lake_dir, settings.lake.storage_options)
-    if layout.is_local:
-        os.sync()
-    replace_manifest(layout, job.id_prefix, file.name, written)
+    with rewrite_lock(layout):
+        written: list[str] = []
+        for chunk, result in _run(job, chunks_of(file, fmt, chosen, rows, mapping), pool):
+            written.extend(result.files)
+            _tally(report, result, quarantine, job)
+            if progress is not None:
+                progress(chunk.bytes_read, report.rows)
+        if layout.is_local:
+            os.sync()
+        replace_manifest(layout, job.id_prefix, file.name, written)
     report.seconds = time.perf_counter() - started
     report.reasons = dict(sorted(report.reasons.items(), key=lambda kv: -kv[1])[:10])
     return report
 
 
+def _tally(
+    report: ImportReport, result: ChunkResult, quarantine: QuarantineStore, job: ImportJob
+) -> None:
+    """Add a chunk's counts to the report and quarantine its rejected rows under their row
+    numbers in the file."""
+    first_row = report.rows
+    report.rows += result.rows
+    report.accepted += result.accepted
+    report.duplicates += result.duplicates
+    report.files += len(result.files)
+    if not result.rejected:
+        return
+    report.quarantined += quarantine.append(
+        make_record(
+            payload,
+            reason=reason,
+            source=job.source,
+            fmt="native",
+            index=first_row + offset,
+            at=job.received_at,
+            record_id=f"{job.id_prefix}:{first_row + offset}",
+        )
+        for offset, reason, payload in result.rejected
+    )
+    for _, reason, _ in result.rejected:
+        report.reasons[reason] = report.reasons.get(reason, 0) + 1
+
+
 def replace_manifest(layout: LakeLayout, prefix: str, name: str, files: list[str]) -> list[str]:
     """Record the files an import wrote and delete those an earlier import of the same file
     wrote but this one did not (it may have used other chunk sizes); returns the deleted."""
-    fs = layout.fs
-    manifest = posixpath.join(layout.root, "_imports", f"{prefix}.json")
-    stale: list[str] = []
-    if fs.exists(manifest):
-        before = json.loads(fs.cat_file(manifest))["files"]
-        stale = sorted(set(before) - set(files))
-        for path in stale:
-            if fs.exists(path):
-                fs.rm(path)
-    fs.makedirs(posixpath.dirname(manifest), exist_ok=True)
-    LakeWriter(layout).put(manifest, json.dumps({"file": name, "files": sorted(files)}).encode())
+    stale = sorted(set(imports.recorded_files(layout, prefix)) - set(files))
+    for path in stale:
+        if layout.fs.exists(path):
+            layout.fs.rm(path)
+    imports.record(layout, prefix, name, files)
     return stale
 
 
@@ -291,8 +294,8 @@ def native_rows(
     chosen, fmt, mapping = _resolve(file, fmt, preset, mapping)
     prefix = f"i{file_key(file)}"
     for chunk in chunks_of(file, fmt, chosen, chunk_rows, mapping):
-        if chunk.lines is not None:
-            for line in chunk.lines:
+        if chunk.span is not None:
+            for line in chunk.span.lines():
                 yield msgspec.json.decode(line)
             continue
         assert mapping is not None
@@ -308,8 +311,9 @@ def _run(
     job: ImportJob, chunks: Iterator[Chunk], workers: int
 ) -> Iterator[tuple[Chunk, ChunkResult]]:
     if workers <= 1:
-        for chunk in chunks:
-            yield chunk, process_chunk(job, chunk)
+        with LineParser() as parser:
+            for chunk in chunks:
+                yield chunk, process_chunk(job, chunk, parser)
         return
     in_flight: list[tuple[Chunk, Future[ChunkResult]]] = []
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -322,8 +326,21 @@ def _run(
             yield _light(done), future.result()
 
 
+_parsers: dict[int, LineParser] = {}
+"""Line parsers by process id: a forked worker makes its own (a DuckDB database does not
+survive a fork)."""
+
+
+def _worker_parser() -> LineParser:
+    """The line parser of this worker process, made at its first chunk."""
+    pid = os.getpid()
+    if pid not in _parsers:
+        _parsers[pid] = LineParser()
+    return _parsers[pid]
+
+
 def _light(chunk: Chunk) -> Chunk:
-    return Chunk(chunk.index, chunk.first_row, bytes_read=chunk.bytes_read)
+    return Chunk(chunk.index, chunk.first_row, span=chunk.span, bytes_read=chunk.bytes_read)
 
 
 def _resolve(

@@ -1,8 +1,9 @@
 """Chunked readers: a file of any size as a stream of bounded chunks.
 
-CSV and Parquet chunks are Arrow tables of ``rows`` rows; native JSON-lines chunks are lists of
-raw lines. Each chunk carries the row number it starts at, so that ids derived from row numbers
-are the same on every run.
+CSV and Parquet chunks are Arrow tables of ``rows`` rows, each carrying the row number it starts
+at, so that ids derived from row numbers are the same on every run. Native JSON-lines chunks are
+byte spans of whole lines: the worker that processes a span reads it from the file itself, so the
+reading process never touches (or copies) the events.
 """
 
 from __future__ import annotations
@@ -19,21 +20,36 @@ import pyarrow.parquet as pq
 from intentflow.ingest.presets import CsvOptions
 
 
+@dataclass(frozen=True)
+class LineSpan:
+    """Bytes ``start .. end`` of a JSON-lines file, cut at line ends."""
+
+    path: str
+    start: int
+    end: int
+
+    def lines(self) -> list[bytes]:
+        """The span's non-blank lines, stripped."""
+        with open(self.path, "rb") as fh:
+            fh.seek(self.start)
+            data = fh.read(self.end - self.start)
+        return [stripped for line in data.split(b"\n") if (stripped := line.strip())]
+
+
 @dataclass
 class Chunk:
-    """Rows ``first_row .. first_row + len`` of the file."""
+    """One piece of the file: the rows of ``table`` (which start at row ``first_row``), or the
+    lines of ``span``."""
 
     index: int
-    first_row: int
+    first_row: int = 0
     table: pa.Table | None = None
-    lines: list[bytes] | None = None
+    span: LineSpan | None = None
     bytes_read: int = 0
     """Position in the file after this chunk (for progress)."""
 
     def __len__(self) -> int:
-        if self.table is not None:
-            return int(self.table.num_rows)
-        return len(self.lines or [])
+        return int(self.table.num_rows) if self.table is not None else 0
 
 
 def read_csv_chunks(path: Path, options: CsvOptions, rows: int) -> Iterator[Chunk]:
@@ -82,20 +98,24 @@ def _rechunk(batches: Iterator[pa.RecordBatch], rows: int, raw: BinaryIO) -> Ite
         yield Chunk(index, first, table=pa.Table.from_batches(pending), bytes_read=raw.tell())
 
 
-def read_line_chunks(path: Path, rows: int) -> Iterator[Chunk]:
-    """Stream a JSON-lines file in chunks of ``rows`` non-empty lines."""
-    index = first = 0
-    lines: list[bytes] = []
+def bytes_per_row(path: Path) -> float:
+    """The mean line length of a file's first MiB (at least 1)."""
     with open(path, "rb") as fh:
-        for line in fh:
-            stripped = line.strip()
-            if not stripped:
-                continue
-            lines.append(stripped)
-            if len(lines) == rows:
-                yield Chunk(index, first, lines=lines, bytes_read=fh.tell())
-                index += 1
-                first += rows
-                lines = []
-        if lines:
-            yield Chunk(index, first, lines=lines, bytes_read=fh.tell())
+        sample = fh.read(1 << 20)
+    return max(1.0, len(sample) / max(1, sample.count(b"\n")))
+
+
+def read_line_spans(path: Path, rows: int) -> Iterator[Chunk]:
+    """Cut a JSON-lines file into spans of about ``rows`` lines each (judged by the mean line
+    length of its start), each ending at a line end."""
+    size = path.stat().st_size
+    target = max(1, int(rows * bytes_per_row(path)))
+    index = start = 0
+    with open(path, "rb") as fh:
+        while start < size:
+            fh.seek(min(size, start + target))
+            fh.readline()
+            end = min(size, fh.tell())
+            yield Chunk(index, span=LineSpan(str(path), start, end), bytes_read=end)
+            index += 1
+            start = end

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from intentflow.config import FlushSettings
-from intentflow.lake.writer import LakeWriter, table_from_lines
+from intentflow.lake.writer import LakeWriter, LineParser
 from intentflow.wal.checkpoint import Checkpoint, CheckpointFile
 from intentflow.wal.log import Position, SegmentFiles
 
@@ -77,6 +77,7 @@ class Flusher:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._flush_lock = threading.Lock()
+        self._parser: LineParser | None = None
 
     # -- recovery ---------------------------------------------------------------------------------
 
@@ -151,7 +152,9 @@ class Flusher:
                 break
         if end == start:
             return 0
-        table = table_from_lines(b"".join(chunks))
+        if self._parser is None:
+            self._parser = LineParser()
+        table = self._parser.parse(b"".join(chunks))
         name = f"{self.wal_id}-{start.segment:012d}-{start.offset:012d}"
         renames = self.writer.stage(table, name)
         committed = Checkpoint(end.segment, end.offset, pending=renames)
@@ -243,6 +246,10 @@ class Flusher:
             self._thread.join()
         if flush:
             self.flush_all()
+        with self._flush_lock:
+            if self._parser is not None:
+                self._parser.close()
+                self._parser = None
 
 
 def _lower_priority(nice: int) -> None:

@@ -14,10 +14,15 @@ import pytest
 
 from intentflow.collect.quarantine import QuarantineRecord, QuarantineStore
 from intentflow.config import Settings
-from intentflow.events import decode_event, event_from_dict
+from intentflow.events import decode_event, event_from_dict, lake_lines
 from intentflow.ingest.importer import file_key, import_file
 from intentflow.ingest.presets import Mapping
+from intentflow.lake import imports
+from intentflow.lake.compact import compact, recover
+from intentflow.lake.imports import origin_of
+from intentflow.lake.layout import LakeLayout
 from intentflow.lake.reader import Lake
+from intentflow.lake.writer import LakeWriter, table_from_lines
 from intentflow.simulate.clickstream import SimulationConfig, simulate
 from intentflow.simulate.sinks import write_jsonl
 
@@ -63,6 +68,14 @@ def csv_rows(n: int) -> str:
         for i in range(n)
     ]
     return HEADER + "".join(lines)
+
+
+def imported_csv(tmp_path: Path, settings: Settings, name: str, chunk_rows: int = 10) -> Path:
+    """A CSV file of 25 good rows, imported in chunks of ``chunk_rows``."""
+    path = tmp_path / name
+    path.write_text(csv_rows(25))
+    import_file(path, settings, mapping=MAPPING, chunk_rows=chunk_rows, workers=1)
+    return path
 
 
 def test_a_generic_csv_mapping_imports_native_events(tmp_path: Path, settings: Settings) -> None:
@@ -263,6 +276,93 @@ def test_re_running_an_import_is_idempotent(tmp_path: Path, settings: Settings) 
     assert len(set(ids)) == 25
 
 
+def _flushed_files(settings: Settings, count: int) -> None:
+    """Files of the same day as :func:`csv_rows`, as the log's flusher names them."""
+    writer = LakeWriter(LakeLayout(settings.lake_dir), fsync=False)
+    for n in range(count):
+        events = [
+            event_from_dict(
+                {
+                    "type": "page_view",
+                    "anonymous_id": "a-1",
+                    "message_id": f"wal-{n}-{i}",
+                    "timestamp": datetime.fromtimestamp(T0 + i, UTC).isoformat(),
+                }
+            )
+            for i in range(4)
+        ]
+        writer.write(table_from_lines(lake_lines(events)), f"wal1-{n:012d}-000000000000")
+
+
+def test_a_re_import_after_compaction_replaces_the_merged_rows(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = imported_csv(tmp_path, settings, "again.csv")
+    _flushed_files(settings, 2)
+    layout = LakeLayout(settings.lake_dir)
+    lake = Lake(settings.lake_dir)
+    assert len(lake.files()) == 5
+    reports = compact(lake, target_bytes=10 << 20)
+    # the import's three files merge apart from the flusher's two
+    assert sorted(r["inputs"] for r in reports) == [2, 3]
+    prefix = f"i{file_key(path)}"
+    (merged,) = [f for f in lake.files() if origin_of(f) == prefix]
+    assert imports.recorded_files(layout, prefix) == [merged]
+
+    again = import_file(path, settings, mapping=MAPPING, chunk_rows=10, workers=1)
+    assert again.accepted == 25
+    ids = [r["message_id"] for r in lake_rows(settings)]
+    assert len(ids) == len(set(ids)) == 25 + 8
+    assert merged not in lake.files()
+    assert sorted(imports.recorded_files(layout, prefix)) == sorted(
+        f for f in lake.files() if origin_of(f) == prefix
+    )
+
+
+def test_a_compaction_is_refused_while_an_import_writes(
+    tmp_path: Path, settings: Settings
+) -> None:
+    path = tmp_path / "slow.csv"
+    path.write_text(csv_rows(25))
+    lake = Lake(settings.lake_dir)
+    seen: list[str] = []
+
+    def progress(done: int, rows: int) -> None:
+        if not seen:
+            with pytest.raises(RuntimeError, match="an import of this lake is running") as info:
+                compact(lake, target_bytes=10 << 20)
+            seen.append(str(info.value))
+
+    import_file(path, settings, mapping=MAPPING, chunk_rows=10, workers=1, progress=progress)
+    assert seen
+    assert len(compact(lake, target_bytes=10 << 20)) == 1
+
+
+def test_recovery_of_a_crashed_compaction_updates_the_import_record(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = imported_csv(tmp_path, settings, "crash.csv")
+    layout = LakeLayout(settings.lake_dir)
+    prefix = f"i{file_key(path)}"
+    before = imports.recorded_files(layout, prefix)
+    published = LakeWriter.publish
+
+    def publish_then_crash(self: LakeWriter, renames: Any) -> None:
+        published(self, renames)
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(LakeWriter, "publish", publish_then_crash)
+    with pytest.raises(RuntimeError, match="crash"):
+        compact(Lake(settings.lake_dir), target_bytes=10 << 20)
+    monkeypatch.undo()
+    assert imports.recorded_files(layout, prefix) == before  # the crash came first
+    assert recover(layout) == 1
+    (merged,) = Lake(settings.lake_dir).files()
+    assert imports.recorded_files(layout, prefix) == [merged]
+    again = import_file(path, settings, mapping=MAPPING, chunk_rows=10, workers=1)
+    assert again.accepted == Lake(settings.lake_dir).count() == 25
+
+
 def test_two_workers_write_the_same_lake_as_one(tmp_path: Path) -> None:
     path = tmp_path / "parallel.csv"
     path.write_text(csv_rows(95))
@@ -304,6 +404,40 @@ def test_text_columns_stay_text_after_the_first_block_of_a_large_csv(
     assert found == [("sku-x",)]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_rows_of_a_jsonl_file_cut_in_many_spans_keep_their_numbers(
+    tmp_path: Path, settings: Settings, workers: int
+) -> None:
+    event = {
+        "type": "search",
+        "anonymous_id": "a-1",
+        "query": "q",
+        "timestamp": "2026-01-05T10:00:00Z",
+    }
+    lines = []
+    for row in range(500):
+        if row % 37 == 5:
+            lines.append(f'{{"type": "search", "message_id": "bad-{row}"}}')  # nobody
+        else:
+            lines.append(json.dumps({**event, "message_id": f"m-{row}"}))
+        if row % 50 == 0:
+            lines.append("   ")  # blank lines are skipped and not numbered
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    report = import_file(path, settings, chunk_rows=10, workers=workers)
+    bad = [row for row in range(500) if row % 37 == 5]
+    assert (report.rows, report.accepted, report.quarantined) == (500, 500 - len(bad), len(bad))
+    assert report.files > 10
+    assert sorted(r["message_id"] for r in lake_rows(settings)) == sorted(
+        f"m-{row}" for row in range(500) if row not in bad
+    )
+    records = quarantined(settings)
+    assert [r.index for r in records] == bad
+    assert [msgspec.json.decode(r.payload())["message_id"] for r in records] == [
+        f"bad-{row}" for row in bad
+    ]
+
+
 def test_simulated_native_events_import_without_rejections(
     tmp_path: Path, settings: Settings
 ) -> None:
@@ -340,9 +474,7 @@ def test_simulated_native_events_import_without_rejections(
 def test_re_importing_with_other_chunk_sizes_replaces_the_earlier_files(
     tmp_path: Path, settings: Settings
 ) -> None:
-    path = tmp_path / "rechunked.csv"
-    path.write_text(csv_rows(25))
-    import_file(path, settings, mapping=MAPPING, chunk_rows=5, workers=1)
+    path = imported_csv(tmp_path, settings, "rechunked.csv", 5)
     assert len(lake_files(settings)) == 5
     import_file(path, settings, mapping=MAPPING, chunk_rows=20, workers=1)
     assert len(lake_files(settings)) == 2
