@@ -1,0 +1,71 @@
+"""Where the catalog's query runs: DuckDB in-process (the default), or Spark.
+
+Both engines take the query of :mod:`intentflow.features.query`, expose the lake's events before
+the cutoff as the relation ``events``, and return an Arrow table. The Spark engine transpiles the
+query with sqlglot; its session runs with UTC as its time zone so that times mean the same on both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from intentflow.features.query import to_dialect
+from intentflow.lake.reader import Lake
+
+
+class Engine(Protocol):
+    """Runs a feature query over a lake's events before a cutoff."""
+
+    name: str
+
+    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
+        """The result of ``sql`` (DuckDB dialect) as an Arrow table."""
+        ...
+
+
+class DuckDBEngine:
+    """The embedded engine: one DuckDB connection per query, all cores."""
+
+    name = "duckdb"
+
+    def __init__(self, *, threads: int | None = None, memory_limit: str | None = None):
+        self.threads = threads
+        self.memory_limit = memory_limit
+
+    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
+        con = lake.connect()
+        try:
+            con.execute("SET preserve_insertion_order = false")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            lake.events(con, end=cutoff).create_view("events")
+            return con.sql(sql).to_arrow_table()
+        finally:
+            con.close()
+
+
+class SparkEngine:
+    """The scale-out engine: a Spark session (``local[2]``, or a cluster's master URL)."""
+
+    name = "spark"
+
+    def __init__(self, session: Any):
+        self.session = session
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+
+    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
+        files = [lake.layout.qualified(p) for p in lake.files(end=cutoff.date())]
+        if files:
+            frame = self.session.read.option("basePath", lake.layout.events_dir).parquet(*files)
+        else:
+            from intentflow.events import LAKE_SCHEMA
+
+            frame = self.session.createDataFrame(LAKE_SCHEMA.empty_table().to_pandas())
+        frame.createOrReplaceTempView("events")
+        result = self.session.sql(to_dialect(sql, "spark"))
+        return result.toArrow()

@@ -1,0 +1,279 @@
+"""Feature kinds: what a feature computes, declared once, rendered as SQL before a cutoff.
+
+A feature is an instance of a kind (a count of some event types in a window, a sum, a distinct
+count, a recency, a ratio of two other features, a quantile score...). Each kind renders the SQL
+expression that computes it for every person at a cutoff; :mod:`intentflow.features.query` puts
+the expressions of a catalog into one query, which runs on DuckDB and, transpiled, on Spark.
+
+Every kind reads the same relations: ``ev`` (one row per event before the cutoff, with the
+person it belongs to, its time ``us`` in epoch microseconds, its ``session``, and its ``dwell_s``)
+and ``sessions`` (one row per session). Time is integer microseconds throughout, so both engines
+compute exactly the same windows.
+
+>>> Count(name="views_1h", description="product views", types=("product_view",),
+...       window=HOUR).sql(7_200_000_000)
+"SUM(CASE WHEN type IN ('product_view') AND us >= 3600000000 THEN 1 ELSE 0 END)"
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+Stage = Literal["events", "sessions", "ranked", "derived", "population"]
+"""Where a feature's expression is evaluated:
+
+- ``events``: an aggregate over the person's events (``ev``);
+- ``sessions``: an aggregate over the person's sessions (``sessions``);
+- ``ranked``: a column of a per-person ranking (top category, preferred hour);
+- ``derived``: an expression over other features of the same person;
+- ``population``: an expression over every person (quantile scores).
+"""
+
+Dtype = Literal["int", "double", "string"]
+
+MICROS = 1_000_000
+DAY_US = 86_400 * MICROS
+
+
+@dataclass(frozen=True)
+class Window:
+    """The events a windowed feature sees at a cutoff ``T``.
+
+    Exact windows (no bucket) hold events with ``T - length <= time < T``. Bucketed windows hold
+    the events of the bucket holding ``T`` and of the buckets before it, back to ``length``: the
+    online engine keeps one counter per bucket instead of every event, and the batch query cuts
+    time the same way, so both agree exactly. ``offset`` moves the window back in time (the 7
+    days before the last 7).
+    """
+
+    name: str
+    seconds: int
+    bucket_seconds: int = 0
+    offset_seconds: int = 0
+
+    def bounds(self, cutoff_us: int) -> tuple[int, int]:
+        """``(start, end)`` in epoch microseconds: the window holds ``start <= us < end``."""
+        end = cutoff_us
+        if self.bucket_seconds:
+            bucket = self.bucket_seconds * MICROS
+            end = (cutoff_us // bucket + 1) * bucket  # the end of the bucket holding the cutoff
+        start = end - self.seconds * MICROS
+        shift = self.offset_seconds * MICROS
+        return start - shift, min(end - shift, cutoff_us)
+
+    def condition(self, cutoff_us: int) -> str:
+        """SQL condition on ``us``."""
+        start, end = self.bounds(cutoff_us)
+        if end >= cutoff_us:
+            return f"us >= {start}"  # every event of ``ev`` is before the cutoff already
+        return f"us >= {start} AND us < {end}"
+
+
+MINUTES_15 = Window("15m", 15 * 60)
+HOUR = Window("1h", 3_600)
+DAY = Window("24h", 86_400, bucket_seconds=300)
+WEEK = Window("7d", 7 * 86_400, bucket_seconds=3_600)
+PREVIOUS_WEEK = Window("7d_before", 7 * 86_400, bucket_seconds=3_600, offset_seconds=7 * 86_400)
+DAYS_30 = Window("30d", 30 * 86_400, bucket_seconds=3_600)
+DAYS_90 = Window("90d", 90 * 86_400, bucket_seconds=86_400)
+
+
+def _types(types: tuple[str, ...]) -> str:
+    return "type IN (" + ", ".join(f"'{t}'" for t in types) + ")"
+
+
+def _where(types: tuple[str, ...], window: Window | None, cutoff_us: int, extra: str = "") -> str:
+    parts = [_types(types)] if types else []
+    if window is not None:
+        parts.append(window.condition(cutoff_us))
+    if extra:
+        parts.append(extra)
+    return " AND ".join(parts) or "TRUE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Feature:
+    """One named feature of a person at a cutoff (use one of the kinds below)."""
+
+    name: str
+    description: str
+    window: Window | None = None
+    """The events it looks at (``None``: every event before the cutoff)."""
+
+    entity: ClassVar[str] = "person"
+    stage: ClassVar[Stage] = "events"
+    dtype: ClassVar[Dtype] = "double"
+
+    @property
+    def output_dtype(self) -> Dtype:
+        """The type of the feature's values."""
+        return self.dtype
+
+    def sql(self, cutoff_us: int) -> str:
+        """The SQL expression computing the feature (see :data:`Stage` for what it reads)."""
+        raise NotImplementedError
+
+    def definition(self) -> str:
+        """A stable text of what the feature computes (for the catalog's version hash)."""
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "description")
+        return f"{type(self).__name__}({fields})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Count(Feature):
+    """How many events of ``types`` (all types when empty) in the window."""
+
+    types: tuple[str, ...] = ()
+    dtype: ClassVar[Dtype] = "int"
+
+    def sql(self, cutoff_us: int) -> str:
+        return f"SUM(CASE WHEN {_where(self.types, self.window, cutoff_us)} THEN 1 ELSE 0 END)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sum(Feature):
+    """The sum of a numeric column over events of ``types`` in the window (0 when none)."""
+
+    column: str
+    types: tuple[str, ...] = ()
+
+    def sql(self, cutoff_us: int) -> str:
+        where = _where(self.types, self.window, cutoff_us)
+        return f"COALESCE(SUM(CASE WHEN {where} THEN {self.column} END), 0.0)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Distinct(Feature):
+    """How many distinct values of ``column`` among events of ``types`` in the window."""
+
+    column: str
+    types: tuple[str, ...] = ()
+    dtype: ClassVar[Dtype] = "int"
+
+    def sql(self, cutoff_us: int) -> str:
+        where = _where(self.types, self.window, cutoff_us)
+        return f"COUNT(DISTINCT CASE WHEN {where} THEN {self.column} END)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaysSince(Feature):
+    """Days from the latest (or, with ``first``, the earliest) event of ``types`` to the cutoff;
+    empty when there is none."""
+
+    types: tuple[str, ...] = ()
+    first: bool = False
+
+    def sql(self, cutoff_us: int) -> str:
+        pick = "MIN" if self.first else "MAX"
+        moment = f"{pick}(CASE WHEN {_where(self.types, None, cutoff_us)} THEN us END)"
+        return f"CAST({cutoff_us} - {moment} AS DOUBLE) / {float(DAY_US)}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionAggregate(Feature):
+    """An aggregate over the person's sessions that started in the window; ``{in}`` in the
+    expression stands for that condition (see :mod:`intentflow.features.query` for the columns
+    of ``sessions``)."""
+
+    expression: str
+    value_dtype: Dtype = "double"
+    stage: ClassVar[Stage] = "sessions"
+
+    @property
+    def output_dtype(self) -> Dtype:
+        """``value_dtype``: counts of sessions are integers, means are not."""
+        return self.value_dtype
+
+    def sql(self, cutoff_us: int) -> str:
+        start = self.window.bounds(cutoff_us)[0] if self.window else None
+        return self.expression.replace("{in}", "TRUE" if start is None else f"start_us >= {start}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ratio(Feature):
+    """One feature divided by another; empty when the divisor is 0."""
+
+    numerator: str
+    denominator: str
+    stage: ClassVar[Stage] = "derived"
+
+    def sql(self, cutoff_us: int) -> str:
+        return f"CAST({self.numerator} AS DOUBLE) / NULLIF({self.denominator}, 0)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trend(Feature):
+    """``(recent - before) / (recent + before)`` of two features: +1 all recent, -1 all before;
+    empty when both are 0."""
+
+    recent: str
+    before: str
+    stage: ClassVar[Stage] = "derived"
+
+    def sql(self, cutoff_us: int) -> str:
+        change = f"CAST({self.recent} - {self.before} AS DOUBLE)"
+        return f"{change} / NULLIF({self.recent} + {self.before}, 0)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantileScore(Feature):
+    """A 1-5 score of another feature among every person at the cutoff, by percent rank (ties
+    share a score; 5 is the best). ``lower_is_better`` for recencies; people without a value
+    score 1."""
+
+    of: str
+    lower_is_better: bool = False
+    stage: ClassVar[Stage] = "population"
+    dtype: ClassVar[Dtype] = "int"
+
+    def sql(self, cutoff_us: int) -> str:
+        order = "DESC" if self.lower_is_better else "ASC"
+        rank = (
+            f"PERCENT_RANK() OVER (PARTITION BY {self.of} IS NULL "
+            f"ORDER BY {self.of} {order} NULLS LAST)"
+        )
+        return (
+            f"CASE WHEN {self.of} IS NULL THEN 1 "
+            f"ELSE CAST(LEAST(5, 1 + FLOOR(5 * {rank})) AS BIGINT) END"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ranked(Feature):
+    """Column ``column`` of the person's ``rank``-th row of a ranking: the values of ``key``
+    among events of ``types`` in the window, counted, most frequent first (ties: smallest value
+    first). ``column`` is ``value`` (its dtype is ``value_dtype``) or ``share`` (its count over
+    the total)."""
+
+    key: str
+    types: tuple[str, ...] = ()
+    rank: int = 1
+    column: Literal["value", "share"] = "value"
+    value_dtype: Dtype = "string"
+    stage: ClassVar[Stage] = "ranked"
+
+    @property
+    def output_dtype(self) -> Dtype:
+        """``value_dtype`` for values, ``double`` for shares."""
+        return self.value_dtype if self.column == "value" else "double"
+
+    @property
+    def ranking(self) -> str:
+        """The name of the ranking this feature reads (features of one ranking share it)."""
+        text = repr((self.key, self.types, self.window))
+        return "rank_" + hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+
+    def ranking_sql(self, cutoff_us: int) -> str:
+        """The ranking: person, value, share, position."""
+        where = _where(self.types, self.window, cutoff_us, f"{self.key} IS NOT NULL")
+        return (
+            "SELECT person, v AS value, CAST(n AS DOUBLE) / SUM(n) OVER (PARTITION BY person) "
+            "AS share, ROW_NUMBER() OVER (PARTITION BY person ORDER BY n DESC, v ASC) AS position "
+            f"FROM (SELECT person, {self.key} AS v, COUNT(*) AS n FROM ev WHERE {where} "
+            "GROUP BY person, v) AS counted"
+        )
+
+    def sql(self, cutoff_us: int) -> str:
+        return f"MAX(CASE WHEN position = {self.rank} THEN {self.column} END)"

@@ -1,0 +1,194 @@
+"""The catalog as one SQL query: people, sessions and features at a cutoff.
+
+The query reads a relation ``events`` (the lake's columns) and returns one row per person with one
+column per feature. It is written once, in DuckDB's dialect, and transpiled to Spark's by sqlglot;
+time is integer epoch microseconds and every ordering has a tie-break, so the two engines return
+the same table. Its steps, as common table expressions:
+
+- ``raw``: events strictly before the cutoff, with their time ``us``;
+- ``links``: each anonymous id's latest known user id (from any event carrying both, identify
+  calls included), so a person's history from before login counts once they are known;
+- ``keyed``: events with their ``person`` (user id, else the linked user id, else the anonymous id);
+- ``ev``: events with their ``session`` (the tracker's session id, else a new session after
+  ``gap`` of inactivity), their position ``seq`` in the person's history, the seconds to the
+  next event of the session (``dwell_s``, for product views) and the ``device`` class;
+- ``sessions``: one row per session (:data:`SESSION_COLUMNS`);
+- one aggregate per stage, joined by person; derived and population features on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import sqlglot
+from sqlglot import exp
+
+from intentflow.features.kinds import MICROS, Feature, Ranked
+
+SESSION_GAP_S: Final = 30 * 60
+"""Inactivity that starts a new session where events carry no session id."""
+
+SQL_TYPES: Final = {"int": "BIGINT", "double": "DOUBLE", "string": "VARCHAR"}
+
+DEVICE: Final = """CASE
+      WHEN user_agent IS NULL THEN NULL
+      WHEN regexp_matches(user_agent, '(?i)bot|crawl|spider|slurp|headless') THEN 'bot'
+      WHEN regexp_matches(user_agent, '(?i)ipad|tablet') THEN 'tablet'
+      WHEN regexp_matches(user_agent, '(?i)mobi|iphone|android') THEN 'mobile'
+      ELSE 'desktop' END"""
+
+SESSION_COLUMNS: Final = {
+    "person": "person",
+    "session": "session",
+    "start_us": "MIN(us)",
+    "end_us": "MAX(us)",
+    "duration_s": f"CAST(MAX(us) - MIN(us) AS DOUBLE) / {float(MICROS)}",
+    "events": "COUNT(*)",
+    "page_views": "SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END)",
+    "product_views": "SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END)",
+    "clicks": "SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END)",
+    "add_to_carts": "SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END)",
+    "purchases": "SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END)",
+    "revenue": "COALESCE(SUM(CASE WHEN type = 'purchase' THEN revenue END), 0.0)",
+    "max_scroll": "MAX(depth_percent)",
+    "mean_scroll": "AVG(depth_percent)",
+    "dwell_s": "SUM(dwell_s)",
+    "dwelled": "COUNT(dwell_s)",
+    "entry_page": "ARG_MIN(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)",
+    "exit_page": "ARG_MAX(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)",
+    "channel": "ARG_MIN(channel, seq)",
+    "device": "ARG_MIN(device, CASE WHEN device IS NOT NULL THEN seq END)",
+}
+"""The sessions table: its columns and how each is computed from the session's events."""
+
+
+def _prepared(cutoff_us: int, gap_s: int) -> list[tuple[str, str]]:
+    order = "ORDER BY us, message_id"
+    gap = gap_s * MICROS
+    return [
+        (
+            "raw",
+            "SELECT message_id, type, user_id, anonymous_id, session_id, "
+            "EPOCH_US(timestamp) AS us, channel, item_id, category, price, quantity, revenue, "
+            "depth_percent, context.page_url AS page_url, context.user_agent AS user_agent "
+            f"FROM events WHERE EPOCH_US(timestamp) < {cutoff_us}",
+        ),
+        (
+            "links",
+            "SELECT anonymous_id, user_id FROM (SELECT anonymous_id, user_id, ROW_NUMBER() OVER "
+            "(PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest FROM raw "
+            "WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL) AS linked WHERE latest = 1",
+        ),
+        (
+            "keyed",
+            "SELECT raw.*, COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person "
+            "FROM raw LEFT JOIN links ON raw.user_id IS NULL "
+            "AND raw.anonymous_id = links.anonymous_id",
+        ),
+        (
+            "ordered",
+            f"SELECT keyed.*, LAG(us) OVER (PARTITION BY person {order}) AS previous_us, "
+            f"ROW_NUMBER() OVER (PARTITION BY person {order}) AS seq, {DEVICE} AS device "
+            "FROM keyed",
+        ),
+        (
+            "visits",
+            "SELECT ordered.*, COALESCE(session_id, CONCAT('~', CAST(SUM(CASE WHEN previous_us "
+            f"IS NULL OR us - previous_us > {gap} THEN 1 ELSE 0 END) OVER (PARTITION BY person "
+            f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR))) AS session "
+            "FROM ordered",
+        ),
+        (
+            "ev",
+            "SELECT visits.*, CASE WHEN type = 'product_view' THEN CAST(LEAD(us) OVER "
+            f"(PARTITION BY person, session {order}) - us AS DOUBLE) / {float(MICROS)} END "
+            "AS dwell_s FROM visits",
+        ),
+        (
+            "sessions",
+            "SELECT "
+            + ", ".join(f"{sql} AS {name}" for name, sql in SESSION_COLUMNS.items())
+            + " FROM ev GROUP BY person, session",
+        ),
+    ]
+
+
+def sessions_query(cutoff_us: int, *, gap_s: int = SESSION_GAP_S) -> str:
+    """The sessions table of everyone at the cutoff (DuckDB dialect)."""
+    return _with(_prepared(cutoff_us, gap_s), "SELECT * FROM sessions ORDER BY person, session")
+
+
+def feature_query(
+    features: Sequence[Feature], cutoff_us: int, *, gap_s: int = SESSION_GAP_S
+) -> str:
+    """One row per person (column ``user_id``) with ``features`` at the cutoff (DuckDB
+    dialect)."""
+    steps = _prepared(cutoff_us, gap_s)
+    joined: list[str] = []
+
+    def group(name: str, source: str, members: list[Feature]) -> None:
+        columns = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in members)
+        steps.append((name, f"SELECT person, {columns} FROM {source} GROUP BY person"))
+        joined.append(name)
+
+    by_stage = {stage: [f for f in features if f.stage == stage] for stage in _STAGES}
+    steps.append(("people", "SELECT DISTINCT person FROM ev"))
+    if by_stage["events"]:
+        group("by_events", "ev", by_stage["events"])
+    if by_stage["sessions"]:
+        group("by_sessions", "sessions", by_stage["sessions"])
+    rankings: dict[str, list[Ranked]] = {}
+    for feature in by_stage["ranked"]:
+        assert isinstance(feature, Ranked)
+        rankings.setdefault(feature.ranking, []).append(feature)
+    for name, members in rankings.items():
+        steps.append((name, members[0].ranking_sql(cutoff_us)))
+        group(f"by_{name}", name, list(members))
+    base = "SELECT people.person, " + ", ".join(
+        f"{step}.{f.name}" for step in joined for f in _members(step, by_stage, rankings)
+    )
+    base += " FROM people" + "".join(
+        f" LEFT JOIN {step} ON {step}.person = people.person" for step in joined
+    )
+    steps.append(("base", base))
+    derived = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in by_stage["derived"])
+    steps.append(("derived", "SELECT base.*" + (f", {derived}" if derived else "") + " FROM base"))
+    columns = ", ".join(
+        f"CAST({f.sql(cutoff_us) if f.stage == 'population' else f.name} AS "
+        f"{SQL_TYPES[f.output_dtype]}) AS {f.name}"
+        for f in features
+    )
+    return _with(steps, f"SELECT person AS user_id, {columns} FROM derived ORDER BY user_id")
+
+
+_STAGES: Final = ("events", "sessions", "ranked", "derived", "population")
+
+
+def _members(
+    step: str, by_stage: dict[str, list[Feature]], rankings: dict[str, list[Ranked]]
+) -> list[Feature]:
+    if step == "by_events":
+        return by_stage["events"]
+    if step == "by_sessions":
+        return by_stage["sessions"]
+    return list(rankings[step.removeprefix("by_")])
+
+
+def _with(steps: list[tuple[str, str]], final: str) -> str:
+    return "WITH " + ",\n".join(f"{name} AS ({sql})" for name, sql in steps) + "\n" + final
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """The query in another engine's dialect (``duckdb`` returns it as written, pretty-printed)."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect == "spark":
+        tree = tree.transform(_spark_functions)
+    return tree.sql(dialect=dialect, pretty=True)
+
+
+def _spark_functions(node: exp.Expression) -> exp.Expression:
+    """DuckDB functions sqlglot leaves as they are, in Spark's names."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "EPOCH_US":
+        return exp.Anonymous(this="UNIX_MICROS", expressions=node.expressions)
+    return node
