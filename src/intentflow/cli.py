@@ -16,12 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from intentflow.config import Settings
+from intentflow.features.command import features_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 lake_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain the event lake.")
 quarantine_app = typer.Typer(no_args_is_help=True, help="Rejected events: list and replay.")
 app.add_typer(lake_app, name="lake")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(features_app, name="features")
 console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
@@ -117,6 +117,22 @@ class LakeSettings(_Section):
     """Options passed to the fsspec filesystem (for S3: ``endpoint_url``, ``key``, ``secret``)."""
 
 
+class FeatureSettings(_Section):
+    """User features (the catalog, its engines, its tables)."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    """Where feature queries run: DuckDB in-process, or Spark."""
+
+    spark_master: str = "local[2]"
+    """The Spark master URL when ``engine`` is ``spark`` (``spark://host:7077``, ``yarn``...)."""
+
+    session_gap_s: int = 30 * 60
+    """Inactivity that starts a new session where events carry no session id."""
+
+    duckdb_memory_limit: str | None = None
+    """DuckDB's memory limit for feature queries (``4GB``); its default when unset."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -138,6 +154,7 @@ class Settings(BaseSettings):
     wal: WalSettings = WalSettings()
     flush: FlushSettings = FlushSettings()
     lake: LakeSettings = LakeSettings()
+    features: FeatureSettings = FeatureSettings()
 
     @field_validator("write_keys", mode="before")
     @classmethod
@@ -155,6 +172,11 @@ class Settings(BaseSettings):
     def quarantine_dir(self) -> str:
         """Where rejected events wait with their reasons."""
         return os.path.join(self.data_dir, "quarantine")
+
+    @property
+    def features_dir(self) -> str:
+        """Feature tables, partitioned by as-of date."""
+        return os.path.join(self.data_dir, "features")
 
     @property
     def lake_dir(self) -> str:

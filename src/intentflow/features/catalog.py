@@ -217,7 +217,7 @@ def _sessions() -> list[Feature]:
         agg(
             "bounce_rate_30d",
             "share of sessions in 30d with a single event",
-            "AVG(CASE WHEN {in} THEN CASE WHEN events = 1 THEN 1.0 ELSE 0.0 END END)",
+            "AVG(CASE WHEN {in} THEN CAST(events = 1 AS DOUBLE) END)",
         ),
         agg(
             "pages_per_session_30d",

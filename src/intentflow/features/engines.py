@@ -63,9 +63,11 @@ class SparkEngine:
         if files:
             frame = self.session.read.option("basePath", lake.layout.events_dir).parquet(*files)
         else:
+            from pyspark.sql.pandas.types import from_arrow_schema
+
             from intentflow.events import LAKE_SCHEMA
 
-            frame = self.session.createDataFrame(LAKE_SCHEMA.empty_table().to_pandas())
+            frame = self.session.createDataFrame([], from_arrow_schema(LAKE_SCHEMA))
         frame.createOrReplaceTempView("events")
         result = self.session.sql(to_dialect(sql, "spark"))
         return result.toArrow()

@@ -39,26 +39,29 @@ DEVICE: Final = """CASE
       ELSE 'desktop' END"""
 
 SESSION_COLUMNS: Final = {
-    "person": "person",
-    "session": "session",
-    "start_us": "MIN(us)",
-    "end_us": "MAX(us)",
-    "duration_s": f"CAST(MAX(us) - MIN(us) AS DOUBLE) / {float(MICROS)}",
-    "events": "COUNT(*)",
-    "page_views": "SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END)",
-    "product_views": "SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END)",
-    "clicks": "SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END)",
-    "add_to_carts": "SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END)",
-    "purchases": "SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END)",
-    "revenue": "COALESCE(SUM(CASE WHEN type = 'purchase' THEN revenue END), 0.0)",
-    "max_scroll": "MAX(depth_percent)",
-    "mean_scroll": "AVG(depth_percent)",
-    "dwell_s": "SUM(dwell_s)",
-    "dwelled": "COUNT(dwell_s)",
-    "entry_page": "ARG_MIN(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)",
-    "exit_page": "ARG_MAX(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)",
-    "channel": "ARG_MIN(channel, seq)",
-    "device": "ARG_MIN(device, CASE WHEN device IS NOT NULL THEN seq END)",
+    "person": ("person", "VARCHAR"),
+    "session": ("session", "VARCHAR"),
+    "start_us": ("MIN(us)", "BIGINT"),
+    "end_us": ("MAX(us)", "BIGINT"),
+    "duration_s": (f"CAST(MAX(us) - MIN(us) AS DOUBLE) / {float(MICROS)}", "DOUBLE"),
+    "events": ("COUNT(*)", "BIGINT"),
+    "page_views": ("SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END)", "BIGINT"),
+    "product_views": ("SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END)", "BIGINT"),
+    "clicks": ("SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END)", "BIGINT"),
+    "add_to_carts": ("SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END)", "BIGINT"),
+    "purchases": ("SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END)", "BIGINT"),
+    "revenue": (
+        "SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END)",
+        "DOUBLE",
+    ),
+    "max_scroll": ("MAX(depth_percent)", "DOUBLE"),
+    "mean_scroll": ("AVG(depth_percent)", "DOUBLE"),
+    "dwell_s": ("SUM(dwell_s)", "DOUBLE"),
+    "dwelled": ("COUNT(dwell_s)", "BIGINT"),
+    "entry_page": ("ARG_MIN(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)", "VARCHAR"),
+    "exit_page": ("ARG_MAX(page_url, CASE WHEN page_url IS NOT NULL THEN seq END)", "VARCHAR"),
+    "channel": ("ARG_MIN(channel, seq)", "VARCHAR"),
+    "device": ("ARG_MIN(device, CASE WHEN device IS NOT NULL THEN seq END)", "VARCHAR"),
 }
 """The sessions table: its columns and how each is computed from the session's events."""
 
@@ -108,7 +111,9 @@ def _prepared(cutoff_us: int, gap_s: int) -> list[tuple[str, str]]:
         (
             "sessions",
             "SELECT "
-            + ", ".join(f"{sql} AS {name}" for name, sql in SESSION_COLUMNS.items())
+            + ", ".join(
+                f"CAST({sql} AS {kind}) AS {name}" for name, (sql, kind) in SESSION_COLUMNS.items()
+            )
             + " FROM ev GROUP BY person, session",
         ),
     ]

@@ -319,9 +319,7 @@ def test_a_re_import_after_compaction_replaces_the_merged_rows(
     )
 
 
-def test_a_compaction_is_refused_while_an_import_writes(
-    tmp_path: Path, settings: Settings
-) -> None:
+def test_a_compaction_is_refused_while_an_import_writes(tmp_path: Path, settings: Settings) -> None:
     path = tmp_path / "slow.csv"
     path.write_text(csv_rows(25))
     lake = Lake(settings.lake_dir)

@@ -1,0 +1,544 @@
+WITH raw AS (
+  SELECT
+    message_id,
+    type,
+    user_id,
+    anonymous_id,
+    session_id,
+    UNIX_MICROS(timestamp) AS us,
+    channel,
+    item_id,
+    category,
+    price,
+    quantity,
+    revenue,
+    depth_percent,
+    context.page_url AS page_url,
+    context.user_agent AS user_agent
+  FROM events
+  WHERE
+    UNIX_MICROS(timestamp) < 1767614400000000
+), links AS (
+  SELECT
+    anonymous_id,
+    user_id
+  FROM (
+    SELECT
+      anonymous_id,
+      user_id,
+      ROW_NUMBER() OVER (PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest
+    FROM raw
+    WHERE
+      NOT anonymous_id IS NULL AND NOT user_id IS NULL
+  ) AS linked
+  WHERE
+    latest = 1
+), keyed AS (
+  SELECT
+    raw.*,
+    COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person
+  FROM raw
+  LEFT JOIN links
+    ON raw.user_id IS NULL AND raw.anonymous_id = links.anonymous_id
+), ordered AS (
+  SELECT
+    keyed.*,
+    LAG(us) OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS previous_us,
+    ROW_NUMBER() OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS seq,
+    CASE
+      WHEN user_agent IS NULL
+      THEN NULL
+      WHEN user_agent RLIKE '(?i)bot|crawl|spider|slurp|headless'
+      THEN 'bot'
+      WHEN user_agent RLIKE '(?i)ipad|tablet'
+      THEN 'tablet'
+      WHEN user_agent RLIKE '(?i)mobi|iphone|android'
+      THEN 'mobile'
+      ELSE 'desktop'
+    END AS device
+  FROM keyed
+), visits AS (
+  SELECT
+    ordered.*,
+    COALESCE(
+      session_id,
+      CONCAT(
+        '~',
+        COALESCE(
+          CAST(SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
+            PARTITION BY person
+            ORDER BY us NULLS LAST, message_id NULLS LAST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+          ) AS STRING),
+          ''
+        )
+      )
+    ) AS session
+  FROM ordered
+), ev AS (
+  SELECT
+    visits.*,
+    CASE
+      WHEN type = 'product_view'
+      THEN CAST(LEAD(us) OVER (PARTITION BY person, session ORDER BY us NULLS LAST, message_id NULLS LAST) - us AS DOUBLE) / 1000000.0
+    END AS dwell_s
+  FROM visits
+), sessions AS (
+  SELECT
+    CAST(person AS STRING) AS person,
+    CAST(session AS STRING) AS session,
+    CAST(MIN(us) AS BIGINT) AS start_us,
+    CAST(MAX(us) AS BIGINT) AS end_us,
+    CAST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 1000000.0 AS DOUBLE) AS duration_s,
+    CAST(COUNT(*) AS BIGINT) AS events,
+    CAST(SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END) AS BIGINT) AS page_views,
+    CAST(SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END) AS BIGINT) AS product_views,
+    CAST(SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS BIGINT) AS clicks,
+    CAST(SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) AS BIGINT) AS add_to_carts,
+    CAST(SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS BIGINT) AS purchases,
+    CAST(SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END) AS DOUBLE) AS revenue,
+    CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
+    CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
+    CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,
+    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled,
+    CAST(MIN_BY(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS STRING) AS entry_page,
+    CAST(MAX_BY(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS STRING) AS exit_page,
+    CAST(MIN_BY(channel, seq) AS STRING) AS channel,
+    CAST(MIN_BY(device, CASE WHEN NOT device IS NULL THEN seq END) AS STRING) AS device
+  FROM ev
+  GROUP BY
+    person,
+    session
+), people AS (
+  SELECT DISTINCT
+    person
+  FROM ev
+), by_events AS (
+  SELECT
+    person,
+    CAST(1767614400000000 - MAX(CASE WHEN type IN ('purchase') THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_purchase,
+    CAST(1767614400000000 - MAX(CASE WHEN TRUE THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_visit,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS orders_30d,
+    COALESCE(
+      SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN revenue END),
+      0.0
+    ) AS revenue_30d,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1759881600000000 THEN 1 ELSE 0 END) AS orders_90d,
+    COALESCE(
+      SUM(CASE WHEN type IN ('purchase') AND us >= 1759881600000000 THEN revenue END),
+      0.0
+    ) AS revenue_90d,
+    SUM(CASE WHEN us >= 1767613500000000 THEN 1 ELSE 0 END) AS events_15m,
+    SUM(CASE WHEN type IN ('page_view') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS page_views_15m,
+    SUM(CASE WHEN type IN ('product_view') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS product_views_15m,
+    SUM(CASE WHEN type IN ('click') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS clicks_15m,
+    SUM(CASE WHEN type IN ('scroll') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS scrolls_15m,
+    SUM(CASE WHEN type IN ('search') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS searches_15m,
+    SUM(CASE WHEN type IN ('add_to_cart') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS add_to_carts_15m,
+    SUM(
+      CASE WHEN type IN ('remove_from_cart') AND us >= 1767613500000000 THEN 1 ELSE 0 END
+    ) AS removes_from_cart_15m,
+    SUM(
+      CASE WHEN type IN ('add_to_wishlist') AND us >= 1767613500000000 THEN 1 ELSE 0 END
+    ) AS wishlist_adds_15m,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1767613500000000 THEN 1 ELSE 0 END) AS purchases_15m,
+    SUM(CASE WHEN us >= 1767610800000000 THEN 1 ELSE 0 END) AS events_1h,
+    SUM(CASE WHEN type IN ('page_view') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS page_views_1h,
+    SUM(CASE WHEN type IN ('product_view') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS product_views_1h,
+    SUM(CASE WHEN type IN ('click') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS clicks_1h,
+    SUM(CASE WHEN type IN ('scroll') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS scrolls_1h,
+    SUM(CASE WHEN type IN ('search') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS searches_1h,
+    SUM(CASE WHEN type IN ('add_to_cart') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS add_to_carts_1h,
+    SUM(
+      CASE WHEN type IN ('remove_from_cart') AND us >= 1767610800000000 THEN 1 ELSE 0 END
+    ) AS removes_from_cart_1h,
+    SUM(
+      CASE WHEN type IN ('add_to_wishlist') AND us >= 1767610800000000 THEN 1 ELSE 0 END
+    ) AS wishlist_adds_1h,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1767610800000000 THEN 1 ELSE 0 END) AS purchases_1h,
+    SUM(CASE WHEN us >= 1767528300000000 THEN 1 ELSE 0 END) AS events_24h,
+    SUM(CASE WHEN type IN ('page_view') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS page_views_24h,
+    SUM(CASE WHEN type IN ('product_view') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS product_views_24h,
+    SUM(CASE WHEN type IN ('click') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS clicks_24h,
+    SUM(CASE WHEN type IN ('scroll') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS scrolls_24h,
+    SUM(CASE WHEN type IN ('search') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS searches_24h,
+    SUM(CASE WHEN type IN ('add_to_cart') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS add_to_carts_24h,
+    SUM(
+      CASE WHEN type IN ('remove_from_cart') AND us >= 1767528300000000 THEN 1 ELSE 0 END
+    ) AS removes_from_cart_24h,
+    SUM(
+      CASE WHEN type IN ('add_to_wishlist') AND us >= 1767528300000000 THEN 1 ELSE 0 END
+    ) AS wishlist_adds_24h,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1767528300000000 THEN 1 ELSE 0 END) AS purchases_24h,
+    SUM(CASE WHEN us >= 1767013200000000 THEN 1 ELSE 0 END) AS events_7d,
+    SUM(CASE WHEN type IN ('page_view') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS page_views_7d,
+    SUM(CASE WHEN type IN ('product_view') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS product_views_7d,
+    SUM(CASE WHEN type IN ('click') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS clicks_7d,
+    SUM(CASE WHEN type IN ('scroll') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS scrolls_7d,
+    SUM(CASE WHEN type IN ('search') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS searches_7d,
+    SUM(CASE WHEN type IN ('add_to_cart') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS add_to_carts_7d,
+    SUM(
+      CASE WHEN type IN ('remove_from_cart') AND us >= 1767013200000000 THEN 1 ELSE 0 END
+    ) AS removes_from_cart_7d,
+    SUM(
+      CASE WHEN type IN ('add_to_wishlist') AND us >= 1767013200000000 THEN 1 ELSE 0 END
+    ) AS wishlist_adds_7d,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1767013200000000 THEN 1 ELSE 0 END) AS purchases_7d,
+    SUM(CASE WHEN us >= 1765026000000000 THEN 1 ELSE 0 END) AS events_30d,
+    SUM(CASE WHEN type IN ('page_view') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS page_views_30d,
+    SUM(CASE WHEN type IN ('product_view') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS product_views_30d,
+    SUM(CASE WHEN type IN ('click') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS clicks_30d,
+    SUM(CASE WHEN type IN ('scroll') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS scrolls_30d,
+    SUM(CASE WHEN type IN ('search') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS searches_30d,
+    SUM(CASE WHEN type IN ('add_to_cart') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS add_to_carts_30d,
+    SUM(
+      CASE WHEN type IN ('remove_from_cart') AND us >= 1765026000000000 THEN 1 ELSE 0 END
+    ) AS removes_from_cart_30d,
+    SUM(
+      CASE WHEN type IN ('add_to_wishlist') AND us >= 1765026000000000 THEN 1 ELSE 0 END
+    ) AS wishlist_adds_30d,
+    SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS purchases_30d,
+    COUNT(
+      DISTINCT CASE WHEN type IN ('product_view') AND us >= 1765026000000000 THEN item_id END
+    ) AS distinct_items_viewed_30d,
+    COUNT(
+      DISTINCT CASE WHEN type IN ('product_view') AND us >= 1765026000000000 THEN category END
+    ) AS distinct_categories_viewed_30d,
+    CAST(1767614400000000 - MIN(CASE WHEN TRUE THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_first_seen,
+    SUM(CASE WHEN us >= 1766408400000000 AND us < 1767013200000000 THEN 1 ELSE 0 END) AS events_7d_before,
+    SUM(CASE WHEN type IN ('email_open') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS email_opens_30d,
+    SUM(CASE WHEN type IN ('email_click') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS email_clicks_30d
+  FROM ev
+  GROUP BY
+    person
+), by_sessions AS (
+  SELECT
+    person,
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN 1 ELSE 0 END) AS sessions_30d,
+    SUM(
+      CASE
+        WHEN start_us >= 1765026000000000 AND add_to_carts > 0 AND purchases = 0
+        THEN 1
+        ELSE 0
+      END
+    ) AS abandoned_carts_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS mean_session_seconds_30d,
+    MEDIAN(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS median_session_seconds_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN max_scroll END) AS mean_scroll_depth_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN CAST(events = 1 AS DOUBLE) END) AS bounce_rate_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN page_views + product_views END) AS pages_per_session_30d,
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN dwell_s END) / NULLIF(SUM(CASE WHEN start_us >= 1765026000000000 THEN dwelled END), 0) AS mean_dwell_seconds_30d
+  FROM sessions
+  GROUP BY
+    person
+), rank_5e276f56 AS (
+  SELECT
+    person,
+    v AS value,
+    CAST(n AS DOUBLE) / SUM(n) OVER (PARTITION BY person) AS share,
+    ROW_NUMBER() OVER (PARTITION BY person ORDER BY n DESC, v ASC NULLS LAST) AS position
+  FROM (
+    SELECT
+      person,
+      CAST(FLOOR(us / 3600000000.0) AS BIGINT) % 24 AS v,
+      COUNT(*) AS n
+    FROM ev
+    WHERE
+      us >= 1765026000000000
+      AND NOT CAST(FLOOR(us / 3600000000.0) AS BIGINT) % 24 IS NULL
+    GROUP BY
+      person,
+      v
+  ) AS counted
+), by_rank_5e276f56 AS (
+  SELECT
+    person,
+    MAX(CASE WHEN position = 1 THEN value END) AS preferred_hour
+  FROM rank_5e276f56
+  GROUP BY
+    person
+), rank_38d6d748 AS (
+  SELECT
+    person,
+    v AS value,
+    CAST(n AS DOUBLE) / SUM(n) OVER (PARTITION BY person) AS share,
+    ROW_NUMBER() OVER (PARTITION BY person ORDER BY n DESC, v ASC NULLS LAST) AS position
+  FROM (
+    SELECT
+      person,
+      (
+        CAST(FLOOR(us / 86400000000.0) AS BIGINT) + 3
+      ) % 7 AS v,
+      COUNT(*) AS n
+    FROM ev
+    WHERE
+      us >= 1765026000000000
+      AND NOT (
+        CAST(FLOOR(us / 86400000000.0) AS BIGINT) + 3
+      ) % 7 IS NULL
+    GROUP BY
+      person,
+      v
+  ) AS counted
+), by_rank_38d6d748 AS (
+  SELECT
+    person,
+    MAX(CASE WHEN position = 1 THEN value END) AS preferred_weekday
+  FROM rank_38d6d748
+  GROUP BY
+    person
+), rank_a3db5976 AS (
+  SELECT
+    person,
+    v AS value,
+    CAST(n AS DOUBLE) / SUM(n) OVER (PARTITION BY person) AS share,
+    ROW_NUMBER() OVER (PARTITION BY person ORDER BY n DESC, v ASC NULLS LAST) AS position
+  FROM (
+    SELECT
+      person,
+      category AS v,
+      COUNT(*) AS n
+    FROM ev
+    WHERE
+      type IN ('product_view', 'add_to_cart', 'add_to_wishlist', 'purchase')
+      AND us >= 1765026000000000
+      AND NOT category IS NULL
+    GROUP BY
+      person,
+      v
+  ) AS counted
+), by_rank_a3db5976 AS (
+  SELECT
+    person,
+    MAX(CASE WHEN position = 1 THEN value END) AS top_category_1,
+    MAX(CASE WHEN position = 1 THEN share END) AS top_category_1_share,
+    MAX(CASE WHEN position = 2 THEN value END) AS top_category_2,
+    MAX(CASE WHEN position = 2 THEN share END) AS top_category_2_share,
+    MAX(CASE WHEN position = 3 THEN value END) AS top_category_3,
+    MAX(CASE WHEN position = 3 THEN share END) AS top_category_3_share
+  FROM rank_a3db5976
+  GROUP BY
+    person
+), base AS (
+  SELECT
+    people.person,
+    by_events.days_since_last_purchase,
+    by_events.days_since_last_visit,
+    by_events.orders_30d,
+    by_events.revenue_30d,
+    by_events.orders_90d,
+    by_events.revenue_90d,
+    by_events.events_15m,
+    by_events.page_views_15m,
+    by_events.product_views_15m,
+    by_events.clicks_15m,
+    by_events.scrolls_15m,
+    by_events.searches_15m,
+    by_events.add_to_carts_15m,
+    by_events.removes_from_cart_15m,
+    by_events.wishlist_adds_15m,
+    by_events.purchases_15m,
+    by_events.events_1h,
+    by_events.page_views_1h,
+    by_events.product_views_1h,
+    by_events.clicks_1h,
+    by_events.scrolls_1h,
+    by_events.searches_1h,
+    by_events.add_to_carts_1h,
+    by_events.removes_from_cart_1h,
+    by_events.wishlist_adds_1h,
+    by_events.purchases_1h,
+    by_events.events_24h,
+    by_events.page_views_24h,
+    by_events.product_views_24h,
+    by_events.clicks_24h,
+    by_events.scrolls_24h,
+    by_events.searches_24h,
+    by_events.add_to_carts_24h,
+    by_events.removes_from_cart_24h,
+    by_events.wishlist_adds_24h,
+    by_events.purchases_24h,
+    by_events.events_7d,
+    by_events.page_views_7d,
+    by_events.product_views_7d,
+    by_events.clicks_7d,
+    by_events.scrolls_7d,
+    by_events.searches_7d,
+    by_events.add_to_carts_7d,
+    by_events.removes_from_cart_7d,
+    by_events.wishlist_adds_7d,
+    by_events.purchases_7d,
+    by_events.events_30d,
+    by_events.page_views_30d,
+    by_events.product_views_30d,
+    by_events.clicks_30d,
+    by_events.scrolls_30d,
+    by_events.searches_30d,
+    by_events.add_to_carts_30d,
+    by_events.removes_from_cart_30d,
+    by_events.wishlist_adds_30d,
+    by_events.purchases_30d,
+    by_events.distinct_items_viewed_30d,
+    by_events.distinct_categories_viewed_30d,
+    by_events.days_since_first_seen,
+    by_events.events_7d_before,
+    by_events.email_opens_30d,
+    by_events.email_clicks_30d,
+    by_sessions.sessions_30d,
+    by_sessions.abandoned_carts_30d,
+    by_sessions.mean_session_seconds_30d,
+    by_sessions.median_session_seconds_30d,
+    by_sessions.mean_scroll_depth_30d,
+    by_sessions.bounce_rate_30d,
+    by_sessions.pages_per_session_30d,
+    by_sessions.mean_dwell_seconds_30d,
+    by_rank_5e276f56.preferred_hour,
+    by_rank_38d6d748.preferred_weekday,
+    by_rank_a3db5976.top_category_1,
+    by_rank_a3db5976.top_category_1_share,
+    by_rank_a3db5976.top_category_2,
+    by_rank_a3db5976.top_category_2_share,
+    by_rank_a3db5976.top_category_3,
+    by_rank_a3db5976.top_category_3_share
+  FROM people
+  LEFT JOIN by_events
+    ON by_events.person = people.person
+  LEFT JOIN by_sessions
+    ON by_sessions.person = people.person
+  LEFT JOIN by_rank_5e276f56
+    ON by_rank_5e276f56.person = people.person
+  LEFT JOIN by_rank_38d6d748
+    ON by_rank_38d6d748.person = people.person
+  LEFT JOIN by_rank_a3db5976
+    ON by_rank_a3db5976.person = people.person
+), derived AS (
+  SELECT
+    base.*,
+    CAST(product_views_30d AS DOUBLE) / NULLIF(sessions_30d, 0) AS views_per_session_30d,
+    CAST(purchases_30d AS DOUBLE) / NULLIF(add_to_carts_30d, 0) AS cart_to_purchase_30d,
+    CAST(add_to_carts_30d AS DOUBLE) / NULLIF(product_views_30d, 0) AS view_to_cart_30d,
+    CAST(events_7d - events_7d_before AS DOUBLE) / NULLIF(events_7d + events_7d_before, 0) AS trend_7d,
+    CAST(email_clicks_30d AS DOUBLE) / NULLIF(email_opens_30d, 0) AS email_ctr_30d
+  FROM base
+)
+SELECT
+  person AS user_id,
+  CAST(days_since_last_purchase AS DOUBLE) AS days_since_last_purchase,
+  CAST(days_since_last_visit AS DOUBLE) AS days_since_last_visit,
+  CAST(orders_30d AS BIGINT) AS orders_30d,
+  CAST(revenue_30d AS DOUBLE) AS revenue_30d,
+  CAST(orders_90d AS BIGINT) AS orders_90d,
+  CAST(revenue_90d AS DOUBLE) AS revenue_90d,
+  CAST(CASE
+    WHEN days_since_last_purchase IS NULL
+    THEN 1
+    ELSE CAST(LEAST(
+      5,
+      1 + FLOOR(
+        5 * PERCENT_RANK() OVER (
+          PARTITION BY days_since_last_purchase IS NULL
+          ORDER BY days_since_last_purchase DESC
+        )
+      )
+    ) AS BIGINT)
+  END AS BIGINT) AS recency_score,
+  CAST(CASE
+    WHEN orders_90d IS NULL
+    THEN 1
+    ELSE CAST(LEAST(
+      5,
+      1 + FLOOR(
+        5 * PERCENT_RANK() OVER (PARTITION BY orders_90d IS NULL ORDER BY orders_90d ASC NULLS LAST)
+      )
+    ) AS BIGINT)
+  END AS BIGINT) AS frequency_score,
+  CAST(CASE
+    WHEN revenue_90d IS NULL
+    THEN 1
+    ELSE CAST(LEAST(
+      5,
+      1 + FLOOR(
+        5 * PERCENT_RANK() OVER (PARTITION BY revenue_90d IS NULL ORDER BY revenue_90d ASC NULLS LAST)
+      )
+    ) AS BIGINT)
+  END AS BIGINT) AS monetary_score,
+  CAST(events_15m AS BIGINT) AS events_15m,
+  CAST(page_views_15m AS BIGINT) AS page_views_15m,
+  CAST(product_views_15m AS BIGINT) AS product_views_15m,
+  CAST(clicks_15m AS BIGINT) AS clicks_15m,
+  CAST(scrolls_15m AS BIGINT) AS scrolls_15m,
+  CAST(searches_15m AS BIGINT) AS searches_15m,
+  CAST(add_to_carts_15m AS BIGINT) AS add_to_carts_15m,
+  CAST(removes_from_cart_15m AS BIGINT) AS removes_from_cart_15m,
+  CAST(wishlist_adds_15m AS BIGINT) AS wishlist_adds_15m,
+  CAST(purchases_15m AS BIGINT) AS purchases_15m,
+  CAST(events_1h AS BIGINT) AS events_1h,
+  CAST(page_views_1h AS BIGINT) AS page_views_1h,
+  CAST(product_views_1h AS BIGINT) AS product_views_1h,
+  CAST(clicks_1h AS BIGINT) AS clicks_1h,
+  CAST(scrolls_1h AS BIGINT) AS scrolls_1h,
+  CAST(searches_1h AS BIGINT) AS searches_1h,
+  CAST(add_to_carts_1h AS BIGINT) AS add_to_carts_1h,
+  CAST(removes_from_cart_1h AS BIGINT) AS removes_from_cart_1h,
+  CAST(wishlist_adds_1h AS BIGINT) AS wishlist_adds_1h,
+  CAST(purchases_1h AS BIGINT) AS purchases_1h,
+  CAST(events_24h AS BIGINT) AS events_24h,
+  CAST(page_views_24h AS BIGINT) AS page_views_24h,
+  CAST(product_views_24h AS BIGINT) AS product_views_24h,
+  CAST(clicks_24h AS BIGINT) AS clicks_24h,
+  CAST(scrolls_24h AS BIGINT) AS scrolls_24h,
+  CAST(searches_24h AS BIGINT) AS searches_24h,
+  CAST(add_to_carts_24h AS BIGINT) AS add_to_carts_24h,
+  CAST(removes_from_cart_24h AS BIGINT) AS removes_from_cart_24h,
+  CAST(wishlist_adds_24h AS BIGINT) AS wishlist_adds_24h,
+  CAST(purchases_24h AS BIGINT) AS purchases_24h,
+  CAST(events_7d AS BIGINT) AS events_7d,
+  CAST(page_views_7d AS BIGINT) AS page_views_7d,
+  CAST(product_views_7d AS BIGINT) AS product_views_7d,
+  CAST(clicks_7d AS BIGINT) AS clicks_7d,
+  CAST(scrolls_7d AS BIGINT) AS scrolls_7d,
+  CAST(searches_7d AS BIGINT) AS searches_7d,
+  CAST(add_to_carts_7d AS BIGINT) AS add_to_carts_7d,
+  CAST(removes_from_cart_7d AS BIGINT) AS removes_from_cart_7d,
+  CAST(wishlist_adds_7d AS BIGINT) AS wishlist_adds_7d,
+  CAST(purchases_7d AS BIGINT) AS purchases_7d,
+  CAST(events_30d AS BIGINT) AS events_30d,
+  CAST(page_views_30d AS BIGINT) AS page_views_30d,
+  CAST(product_views_30d AS BIGINT) AS product_views_30d,
+  CAST(clicks_30d AS BIGINT) AS clicks_30d,
+  CAST(scrolls_30d AS BIGINT) AS scrolls_30d,
+  CAST(searches_30d AS BIGINT) AS searches_30d,
+  CAST(add_to_carts_30d AS BIGINT) AS add_to_carts_30d,
+  CAST(removes_from_cart_30d AS BIGINT) AS removes_from_cart_30d,
+  CAST(wishlist_adds_30d AS BIGINT) AS wishlist_adds_30d,
+  CAST(purchases_30d AS BIGINT) AS purchases_30d,
+  CAST(distinct_items_viewed_30d AS BIGINT) AS distinct_items_viewed_30d,
+  CAST(distinct_categories_viewed_30d AS BIGINT) AS distinct_categories_viewed_30d,
+  CAST(views_per_session_30d AS DOUBLE) AS views_per_session_30d,
+  CAST(cart_to_purchase_30d AS DOUBLE) AS cart_to_purchase_30d,
+  CAST(view_to_cart_30d AS DOUBLE) AS view_to_cart_30d,
+  CAST(sessions_30d AS BIGINT) AS sessions_30d,
+  CAST(abandoned_carts_30d AS BIGINT) AS abandoned_carts_30d,
+  CAST(mean_session_seconds_30d AS DOUBLE) AS mean_session_seconds_30d,
+  CAST(median_session_seconds_30d AS DOUBLE) AS median_session_seconds_30d,
+  CAST(mean_scroll_depth_30d AS DOUBLE) AS mean_scroll_depth_30d,
+  CAST(bounce_rate_30d AS DOUBLE) AS bounce_rate_30d,
+  CAST(pages_per_session_30d AS DOUBLE) AS pages_per_session_30d,
+  CAST(mean_dwell_seconds_30d AS DOUBLE) AS mean_dwell_seconds_30d,
+  CAST(preferred_hour AS BIGINT) AS preferred_hour,
+  CAST(preferred_weekday AS BIGINT) AS preferred_weekday,
+  CAST(days_since_first_seen AS DOUBLE) AS days_since_first_seen,
+  CAST(events_7d_before AS BIGINT) AS events_7d_before,
+  CAST(trend_7d AS DOUBLE) AS trend_7d,
+  CAST(top_category_1 AS STRING) AS top_category_1,
+  CAST(top_category_1_share AS DOUBLE) AS top_category_1_share,
+  CAST(top_category_2 AS STRING) AS top_category_2,
+  CAST(top_category_2_share AS DOUBLE) AS top_category_2_share,
+  CAST(top_category_3 AS STRING) AS top_category_3,
+  CAST(top_category_3_share AS DOUBLE) AS top_category_3_share,
+  CAST(email_opens_30d AS BIGINT) AS email_opens_30d,
+  CAST(email_clicks_30d AS BIGINT) AS email_clicks_30d,
+  CAST(email_ctr_30d AS DOUBLE) AS email_ctr_30d
+FROM derived
+ORDER BY
+  user_id NULLS LAST

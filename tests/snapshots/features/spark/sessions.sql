@@ -1,0 +1,118 @@
+WITH raw AS (
+  SELECT
+    message_id,
+    type,
+    user_id,
+    anonymous_id,
+    session_id,
+    UNIX_MICROS(timestamp) AS us,
+    channel,
+    item_id,
+    category,
+    price,
+    quantity,
+    revenue,
+    depth_percent,
+    context.page_url AS page_url,
+    context.user_agent AS user_agent
+  FROM events
+  WHERE
+    UNIX_MICROS(timestamp) < 1767614400000000
+), links AS (
+  SELECT
+    anonymous_id,
+    user_id
+  FROM (
+    SELECT
+      anonymous_id,
+      user_id,
+      ROW_NUMBER() OVER (PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest
+    FROM raw
+    WHERE
+      NOT anonymous_id IS NULL AND NOT user_id IS NULL
+  ) AS linked
+  WHERE
+    latest = 1
+), keyed AS (
+  SELECT
+    raw.*,
+    COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person
+  FROM raw
+  LEFT JOIN links
+    ON raw.user_id IS NULL AND raw.anonymous_id = links.anonymous_id
+), ordered AS (
+  SELECT
+    keyed.*,
+    LAG(us) OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS previous_us,
+    ROW_NUMBER() OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS seq,
+    CASE
+      WHEN user_agent IS NULL
+      THEN NULL
+      WHEN user_agent RLIKE '(?i)bot|crawl|spider|slurp|headless'
+      THEN 'bot'
+      WHEN user_agent RLIKE '(?i)ipad|tablet'
+      THEN 'tablet'
+      WHEN user_agent RLIKE '(?i)mobi|iphone|android'
+      THEN 'mobile'
+      ELSE 'desktop'
+    END AS device
+  FROM keyed
+), visits AS (
+  SELECT
+    ordered.*,
+    COALESCE(
+      session_id,
+      CONCAT(
+        '~',
+        COALESCE(
+          CAST(SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
+            PARTITION BY person
+            ORDER BY us NULLS LAST, message_id NULLS LAST
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+          ) AS STRING),
+          ''
+        )
+      )
+    ) AS session
+  FROM ordered
+), ev AS (
+  SELECT
+    visits.*,
+    CASE
+      WHEN type = 'product_view'
+      THEN CAST(LEAD(us) OVER (PARTITION BY person, session ORDER BY us NULLS LAST, message_id NULLS LAST) - us AS DOUBLE) / 1000000.0
+    END AS dwell_s
+  FROM visits
+), sessions AS (
+  SELECT
+    CAST(person AS STRING) AS person,
+    CAST(session AS STRING) AS session,
+    CAST(MIN(us) AS BIGINT) AS start_us,
+    CAST(MAX(us) AS BIGINT) AS end_us,
+    CAST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 1000000.0 AS DOUBLE) AS duration_s,
+    CAST(COUNT(*) AS BIGINT) AS events,
+    CAST(SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END) AS BIGINT) AS page_views,
+    CAST(SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END) AS BIGINT) AS product_views,
+    CAST(SUM(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS BIGINT) AS clicks,
+    CAST(SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) AS BIGINT) AS add_to_carts,
+    CAST(SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS BIGINT) AS purchases,
+    CAST(SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END) AS DOUBLE) AS revenue,
+    CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
+    CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
+    CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,
+    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled,
+    CAST(MIN_BY(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS STRING) AS entry_page,
+    CAST(MAX_BY(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS STRING) AS exit_page,
+    CAST(MIN_BY(channel, seq) AS STRING) AS channel,
+    CAST(MIN_BY(device, CASE WHEN NOT device IS NULL THEN seq END) AS STRING) AS device
+  FROM ev
+  GROUP BY
+    person,
+    session
+)
+SELECT
+  *
+FROM sessions
+ORDER BY
+  person NULLS LAST,
+  session NULLS LAST
