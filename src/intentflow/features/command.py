@@ -43,6 +43,16 @@ def catalog_rows() -> list[dict[str, Any]]:
     ]
 
 
+def catalog_markdown() -> str:
+    """The catalog as a Markdown table (the README's feature list is this, checked by a test)."""
+    lines = ["| feature | kind | window | type | what |", "|---|---|---|---|---|"]
+    lines += [
+        f"| `{r['name']}` | {r['kind']} | {r['window'] or ''} | {r['type']} | {r['description']} |"
+        for r in catalog_rows()
+    ]
+    return "\n".join(lines)
+
+
 def parse_as_of(text: str | None) -> datetime:
     """A cutoff from ISO 8601 text; a time without zone is UTC; none means now."""
     if not text:
@@ -74,9 +84,13 @@ def make_engine(settings: Settings, name: str | None) -> Any:
 @features_app.command("list")
 def list_features(
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalog as JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
 ) -> None:
     """Every feature with its kind, window, type and description."""
     rows = catalog_rows()
+    if markdown:
+        sys.stdout.write(catalog_markdown() + "\n")
+        return
     if as_json:
         sys.stdout.write(json.dumps({"version": catalog_version(), "features": rows}) + "\n")
         return

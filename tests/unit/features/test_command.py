@@ -67,3 +67,11 @@ def test_show_prints_one_person_or_says_who_is_unknown(data_dir: Path) -> None:
     missing = runner.invoke(app, ["features", "show", "nobody", "--as-of", CUTOFF.isoformat()])
     assert missing.exit_code == 1
     assert "no events of 'nobody'" in missing.output
+
+
+def test_the_readme_lists_every_feature_of_the_catalog() -> None:
+    from intentflow.features.command import catalog_markdown
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = readme.split("<!-- features:start -->\n", 1)[1].split("\n<!-- features:end -->", 1)[0]
+    assert block == catalog_markdown(), "regenerate: intentflow features list --markdown"
