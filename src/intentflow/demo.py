@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 from rich.console import Console
@@ -74,9 +74,60 @@ def run_demo(
         )
         waited = _wait_for_flush(server.url, settings.flush.max_age_s + 10)
         console.print(f"flusher moved the log into the lake in {waited:.1f}s")
-    stats = lake_stats(Lake(settings.lake_dir, settings.lake.storage_options))
+    lake = Lake(settings.lake_dir, settings.lake.storage_options)
+    stats = lake_stats(lake)
     Console().print(stats_table(stats))
+    stats["features"] = _features(settings, lake, console)
     return stats
+
+
+SHOWN: Final = (
+    "events_24h",
+    "sessions_30d",
+    "orders_90d",
+    "revenue_90d",
+    "recency_score",
+    "frequency_score",
+    "monetary_score",
+    "top_category_1",
+)
+"""The features the demo prints for its most active people."""
+
+
+def _features(settings: Settings, lake: Lake, console: Console) -> dict[str, Any]:
+    """Build everyone's features just after the last event and print the most active people."""
+    from datetime import timedelta
+
+    from rich.table import Table
+
+    from intentflow.features.build import build_features, default_path, write_table
+    from intentflow.features.catalog import catalog_version
+
+    con = lake.connect()
+    try:
+        ((last,),) = lake.events(con).aggregate("max(timestamp)").fetchall()
+    finally:
+        con.close()
+    if last is None:
+        return {"people": 0}
+    as_of = last + timedelta(seconds=1)
+    started = time.monotonic()
+    table = build_features(lake, as_of, gap_s=settings.features.session_gap_s)
+    path = default_path(settings.features_dir, as_of, catalog_version())
+    write_table(table, path)
+    console.print(
+        f"features: {table.num_rows:,} people x {table.num_columns - 1} features as of "
+        f"{as_of.isoformat()} in {time.monotonic() - started:.1f}s -> {path}"
+    )
+    rows = sorted(table.to_pylist(), key=lambda r: (-r["events_30d"], r["user_id"]))[:5]
+    shown = Table(title="most active people (intentflow features show USER_ID for all)")
+    for column in ("user_id", *SHOWN):
+        shown.add_column(column)
+    for row in rows:
+        values = [row[c] for c in ("user_id", *SHOWN)]
+        shown.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values))
+    Console().print(shown)
+    return {"people": table.num_rows, "path": path, "as_of": as_of.isoformat()}
 
 
 def _wait_for_flush(url: str, timeout: float) -> float:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 
 from tests.conftest import WRITE_KEY
 from tests.integration.conftest import ServerProcess
@@ -182,3 +183,16 @@ def test_schema_and_errors(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "no benchmark" in missing.stderr
     both = run(tmp_path, "simulate", check=False)
     assert both.returncode != 0 and "--out" in both.stderr
+
+
+def test_demo_sends_flushes_and_builds_features(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo"
+    result = run(data_dir, "demo", "--users", "60", "--days", "2")
+    assert "collector:" in result.stderr and "features:" in result.stderr
+    (path,) = (data_dir / "features").glob("as_of_date=*/features-*.parquet")
+    table = pq.read_table(path)
+    stats = json.loads(run(data_dir, "lake", "stats", "--json").stdout.strip().splitlines()[-1])
+    assert table.num_rows > 10
+    # every event of the two simulated days lies in everyone's 30-day window
+    assert sum(table["events_30d"].to_pylist()) == stats["events"]
+    assert "most active people" in result.stdout
