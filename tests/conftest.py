@@ -56,17 +56,16 @@ def spark() -> Iterator[object]:
 
     if shutil.which("java") is None:
         pytest.skip("Spark needs Java: install the Debian package openjdk-17-jre-headless")
-    from pyspark.sql import SparkSession
+    from intentflow.features.engines import spark_session
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("intentflow-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
+    session = spark_session(
+        "local[2]",
+        **{
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+        },
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session

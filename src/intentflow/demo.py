@@ -77,7 +77,7 @@ def run_demo(
     lake = Lake(settings.lake_dir, settings.lake.storage_options)
     stats = lake_stats(lake)
     Console().print(stats_table(stats))
-    stats["features"] = _features(settings, lake, console)
+    stats["features"] = _features(settings, lake, stats["last_event"], console)
     return stats
 
 
@@ -94,23 +94,20 @@ SHOWN: Final = (
 """The features the demo prints for its most active people."""
 
 
-def _features(settings: Settings, lake: Lake, console: Console) -> dict[str, Any]:
+def _features(
+    settings: Settings, lake: Lake, last_event: str | None, console: Console
+) -> dict[str, Any]:
     """Build everyone's features just after the last event and print the most active people."""
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
     from rich.table import Table
 
     from intentflow.features.build import build_features, default_path, write_table
     from intentflow.features.catalog import catalog_version
 
-    con = lake.connect()
-    try:
-        ((last,),) = lake.events(con).aggregate("max(timestamp)").fetchall()
-    finally:
-        con.close()
-    if last is None:
+    if last_event is None:
         return {"people": 0}
-    as_of = last + timedelta(seconds=1)
+    as_of = datetime.fromisoformat(last_event) + timedelta(seconds=1)
     started = time.monotonic()
     table = build_features(lake, as_of, gap_s=settings.features.session_gap_s)
     path = default_path(settings.features_dir, as_of, catalog_version())

@@ -119,14 +119,10 @@ class Validator:
         reason = self._policy(item, received_at, latest, self.settings.min_timestamp)
         return reason if reason is not None else _complete(item, raw, received_at, source)
 
-    def check(self, event: Event, received_at: datetime) -> str | None:
-        """The policy part of validation: timestamps and nesting. ``None`` when the event passes."""
-        latest = received_at + self.settings.max_future_skew
-        return self._policy(event, received_at, latest, self.settings.min_timestamp)
-
     def _policy(
         self, event: Event, received_at: datetime, latest: datetime, earliest: datetime
     ) -> str | None:
+        """The policy part of validation: timestamps and nesting; ``None`` when it passes."""
         ts = event.timestamp
         if ts is not None:
             if ts > latest:

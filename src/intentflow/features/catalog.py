@@ -31,7 +31,6 @@ from intentflow.features.kinds import (
     SessionAggregate,
     Sum,
     Trend,
-    Window,
 )
 
 COUNTED_TYPES: Final = (
@@ -329,9 +328,3 @@ def catalog_version(features: tuple[Feature, ...] = FEATURES) -> str:
     compute something else."""
     text = "\n".join(f.definition() for f in features)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def windows() -> list[Window]:
-    """The windows the catalog uses."""
-    seen = {f.window for f in FEATURES if f.window is not None}
-    return sorted(seen, key=lambda w: (w.seconds, w.offset_seconds))

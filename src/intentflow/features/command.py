@@ -63,21 +63,13 @@ def parse_as_of(text: str | None) -> datetime:
 
 def make_engine(settings: Settings, name: str | None) -> Any:
     """The configured (or named) engine; Spark starts a session on the configured master."""
-    from intentflow.features.engines import DuckDBEngine, SparkEngine
+    from intentflow.features.engines import DuckDBEngine, SparkEngine, spark_session
 
     chosen = name or settings.features.engine
     if chosen == "duckdb":
         return DuckDBEngine(memory_limit=settings.features.duckdb_memory_limit)
     if chosen == "spark":
-        from pyspark.sql import SparkSession
-
-        session = (
-            SparkSession.builder.master(settings.features.spark_master)
-            .appName("intentflow-features")
-            .config("spark.ui.showConsoleProgress", "false")
-            .getOrCreate()
-        )
-        return SparkEngine(session)
+        return SparkEngine(spark_session(settings.features.spark_master))
     raise typer.BadParameter(f"unknown engine {chosen!r}: duckdb or spark")
 
 

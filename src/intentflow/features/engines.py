@@ -49,6 +49,21 @@ class DuckDBEngine:
             con.close()
 
 
+def spark_session(master: str, **config: str) -> Any:
+    """A Spark session on ``master`` (``local[2]``, ``spark://host:7077``, ``yarn``...) with the
+    console progress bar off, plus any ``config`` options."""
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("intentflow-features")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for key, value in config.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
 class SparkEngine:
     """The scale-out engine: a Spark session (``local[2]``, or a cluster's master URL)."""
 

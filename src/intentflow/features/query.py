@@ -130,34 +130,36 @@ def feature_query(
     """One row per person (column ``user_id``) with ``features`` at the cutoff (DuckDB
     dialect)."""
     steps = _prepared(cutoff_us, gap_s)
-    joined: list[str] = []
+    joined: list[tuple[str, Sequence[Feature]]] = []
 
-    def group(name: str, source: str, members: list[Feature]) -> None:
+    def group(name: str, source: str, members: Sequence[Feature]) -> None:
         columns = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in members)
         steps.append((name, f"SELECT person, {columns} FROM {source} GROUP BY person"))
-        joined.append(name)
+        joined.append((name, members))
 
-    by_stage = {stage: [f for f in features if f.stage == stage] for stage in _STAGES}
+    def staged(stage: str) -> list[Feature]:
+        return [f for f in features if f.stage == stage]
+
     steps.append(("people", "SELECT DISTINCT person FROM ev"))
-    if by_stage["events"]:
-        group("by_events", "ev", by_stage["events"])
-    if by_stage["sessions"]:
-        group("by_sessions", "sessions", by_stage["sessions"])
+    if staged("events"):
+        group("by_events", "ev", staged("events"))
+    if staged("sessions"):
+        group("by_sessions", "sessions", staged("sessions"))
     rankings: dict[str, list[Ranked]] = {}
-    for feature in by_stage["ranked"]:
+    for feature in staged("ranked"):
         assert isinstance(feature, Ranked)
         rankings.setdefault(feature.ranking, []).append(feature)
     for name, members in rankings.items():
         steps.append((name, members[0].ranking_sql(cutoff_us)))
-        group(f"by_{name}", name, list(members))
+        group(f"by_{name}", name, members)
     base = "SELECT people.person, " + ", ".join(
-        f"{step}.{f.name}" for step in joined for f in _members(step, by_stage, rankings)
+        f"{step}.{f.name}" for step, members in joined for f in members
     )
     base += " FROM people" + "".join(
-        f" LEFT JOIN {step} ON {step}.person = people.person" for step in joined
+        f" LEFT JOIN {step} ON {step}.person = people.person" for step, _ in joined
     )
     steps.append(("base", base))
-    derived = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in by_stage["derived"])
+    derived = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in staged("derived"))
     steps.append(("derived", "SELECT base.*" + (f", {derived}" if derived else "") + " FROM base"))
     columns = ", ".join(
         f"CAST({f.sql(cutoff_us) if f.stage == 'population' else f.name} AS "
@@ -165,19 +167,6 @@ def feature_query(
         for f in features
     )
     return _with(steps, f"SELECT person AS user_id, {columns} FROM derived ORDER BY user_id")
-
-
-_STAGES: Final = ("events", "sessions", "ranked", "derived", "population")
-
-
-def _members(
-    step: str, by_stage: dict[str, list[Feature]], rankings: dict[str, list[Ranked]]
-) -> list[Feature]:
-    if step == "by_events":
-        return by_stage["events"]
-    if step == "by_sessions":
-        return by_stage["sessions"]
-    return list(rankings[step.removeprefix("by_")])
 
 
 def _with(steps: list[tuple[str, str]], final: str) -> str:

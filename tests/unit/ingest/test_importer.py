@@ -25,6 +25,7 @@ from intentflow.lake.reader import Lake
 from intentflow.lake.writer import LakeWriter, table_from_lines
 from intentflow.simulate.clickstream import SimulationConfig, simulate
 from intentflow.simulate.sinks import write_jsonl
+from tests.unit.lake.test_compact import CrashError, crash_on
 
 MAPPING = Mapping(
     fields={"user_id": "who", "item_id": "sku", "price": "price", "quantity": "qty"},
@@ -343,14 +344,8 @@ def test_recovery_of_a_crashed_compaction_updates_the_import_record(
     layout = LakeLayout(settings.lake_dir)
     prefix = f"i{file_key(path)}"
     before = imports.recorded_files(layout, prefix)
-    published = LakeWriter.publish
-
-    def publish_then_crash(self: LakeWriter, renames: Any) -> None:
-        published(self, renames)
-        raise RuntimeError("crash")
-
-    monkeypatch.setattr(LakeWriter, "publish", publish_then_crash)
-    with pytest.raises(RuntimeError, match="crash"):
+    crash_on(monkeypatch, LakeWriter, "publish", after=True)
+    with pytest.raises(CrashError):
         compact(Lake(settings.lake_dir), target_bytes=10 << 20)
     monkeypatch.undo()
     assert imports.recorded_files(layout, prefix) == before  # the crash came first
