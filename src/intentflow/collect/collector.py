@@ -64,12 +64,15 @@ class Collector:
         now = time.monotonic()
         before = len(self.recent)
         since = time.time() - self.settings.collect.dedup_window.total_seconds()
+        # The log is read before the lake: the flusher, already running, may move the backlog
+        # into the lake meanwhile, and an event it moves after the log was read is in a file
+        # committed before the lake is listed. (Lake first, it could be in neither.)
+        backlog = list(self.log.unflushed_ids())
+        stored = lake.recent_message_ids(since_mtime=since, limit=self.recent.max_ids)
         # oldest first, the log's backlog last: when the cap bites, the newest ids (those whose
         # replies a crash most likely lost) are the ones kept
-        self.recent.add_many(
-            lake.recent_message_ids(since_mtime=since, limit=self.recent.max_ids), now=now
-        )
-        self.recent.add_many(self.log.unflushed_ids(), now=now)
+        self.recent.add_many(stored, now=now)
+        self.recent.add_many(backlog, now=now)
         return len(self.recent) - before
 
     async def commit(self, outcome: Outcome, kind: Kind, received_at: datetime) -> BatchResult:

@@ -117,3 +117,37 @@ def test_reloaded_ids_keep_the_newest_when_the_cap_bites(settings: Settings) -> 
     finally:
         rt.log.close(flush=False)
     assert msgspec.json.encode(sorted(kept))
+
+
+class FlushingLake(Lake):
+    """A lake whose listing races the flusher: the log's backlog moves into the lake right after
+    the recent files are read, as the restarted flusher may do at any moment."""
+
+    def __init__(self, url: str, runtime: CollectorRuntime):
+        super().__init__(url)
+        self.runtime = runtime
+
+    def recent_message_ids(self, *, since_mtime: float, limit: int) -> list[str]:
+        ids = super().recent_message_ids(since_mtime=since_mtime, limit=limit)
+        self.runtime.log.flush()
+        return ids
+
+
+def test_ids_the_flusher_moves_while_they_are_reloaded_are_remembered(settings: Settings) -> None:
+    in_thread = settings.flush.model_copy(update={"process": False, "max_age_s": 3600})
+    rt = CollectorRuntime(settings.model_copy(update={"flush": in_thread}))
+    rt.log.open()
+    rows = [
+        event_from_dict(
+            {"type": "page_view", "user_id": "u", "message_id": f"m{i}", "timestamp": NOW}
+        )
+        for i in range(3)
+    ]
+    rt.log.append_sync(b"".join(lake_line(e) for e in rows))
+    try:
+        lake = FlushingLake(settings.lake_dir, rt)
+        rt.collector.remember_stored_ids(lake)
+        assert Lake(settings.lake_dir).count() == 3  # the backlog did move meanwhile
+        assert all(f"m{i}" in rt.collector.recent for i in range(3))
+    finally:
+        rt.log.close(flush=False)
