@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from intentflow.config import Settings
 from intentflow.features.build import build_features, build_sessions
 from intentflow.features.engines import DuckDBEngine, SparkEngine
+from intentflow.features.labels import REST_OF_SESSION, Horizon, Label, Within
+from intentflow.features.training import training_set
 from intentflow.ingest.importer import import_file
 from intentflow.lake.reader import Lake
 from intentflow.simulate.clickstream import SimulationConfig, simulate
 from intentflow.simulate.sinks import write_jsonl
 
-
-def assert_same(duck: pa.Table, spark: pa.Table) -> None:
-    """Equal tables: same columns, types and rows; floats equal to 1e-9 relative."""
-    assert duck.column_names == spark.column_names
-    assert [f.type for f in duck.schema] == [f.type for f in spark.schema]
-    assert duck.num_rows == spark.num_rows
-    for name in duck.column_names:
-        left, right = duck[name].to_pylist(), spark[name].to_pylist()
-        if pa.types.is_floating(duck.schema.field(name).type):
-            pairs = zip(left, right, strict=True)
-            bad = [
-                (a, b)
-                for a, b in pairs
-                if (a is None) != (b is None)
-                or (a is not None and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12))
-            ]
-            assert not bad, f"{name}: {bad[:5]}"
-        else:
-            assert left == right, name
+from ..tables import assert_same
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +61,17 @@ def test_spark_reads_an_empty_window(simulated_lake: Lake, spark: Any) -> None:
     table = build_features(simulated_lake, before_everything, engine=SparkEngine(spark))
     assert table.num_rows == 0
     assert table.column_names == build_features(simulated_lake, before_everything).column_names
+
+
+@pytest.mark.parametrize("horizon", [REST_OF_SESSION, Within(timedelta(hours=6))])
+def test_training_sets_match_on_duckdb_and_spark(
+    simulated_lake: Lake, spark: Any, horizon: Horizon
+) -> None:
+    cutoffs = [datetime(2026, 1, 4, 20, tzinfo=UTC), datetime(2026, 1, 8, 11, 15, tzinfo=UTC)]
+    label = Label("cart", ("add_to_cart", "product_view"))
+    duck = training_set(simulated_lake, cutoffs=cutoffs, horizon=horizon, label=label)
+    assert duck.num_rows > 5 and any(duck["label"].to_pylist())
+    spark_set = training_set(
+        simulated_lake, cutoffs=cutoffs, horizon=horizon, label=label, engine=SparkEngine(spark)
+    )
+    assert_same(duck, spark_set)

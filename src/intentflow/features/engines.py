@@ -1,13 +1,14 @@
 """Where the catalog's query runs: DuckDB in-process (the default), or Spark.
 
 Both engines take the query of :mod:`intentflow.features.query`, expose the lake's events before
-the cutoff as the relation ``events``, and return an Arrow table. The Spark engine transpiles the
+``end`` as the relation ``events`` (the query applies the cutoff itself; ``end`` only spares
+reading later partitions), and return an Arrow table. The Spark engine transpiles the
 query with sqlglot; its session runs with UTC as its time zone so that times mean the same on both.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -17,11 +18,11 @@ from intentflow.lake.reader import Lake
 
 
 class Engine(Protocol):
-    """Runs a feature query over a lake's events before a cutoff."""
+    """Runs a feature query over a lake's events before ``end``."""
 
     name: str
 
-    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
+    def run(self, sql: str, lake: Lake, end: datetime) -> pa.Table:
         """The result of ``sql`` (DuckDB dialect) as an Arrow table."""
         ...
 
@@ -35,7 +36,7 @@ class DuckDBEngine:
         self.threads = threads
         self.memory_limit = memory_limit
 
-    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
+    def run(self, sql: str, lake: Lake, end: datetime) -> pa.Table:
         con = lake.connect()
         try:
             con.execute("SET preserve_insertion_order = false")
@@ -43,7 +44,7 @@ class DuckDBEngine:
                 con.execute(f"SET threads = {int(self.threads)}")
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            lake.events(con, end=cutoff).create_view("events")
+            lake.events(con, end=end).create_view("events")
             return con.sql(sql).to_arrow_table()
         finally:
             con.close()
@@ -73,8 +74,8 @@ class SparkEngine:
         self.session = session
         session.conf.set("spark.sql.session.timeZone", "UTC")
 
-    def run(self, sql: str, lake: Lake, cutoff: datetime) -> pa.Table:
-        files = [lake.layout.qualified(p) for p in lake.files(end=cutoff.date())]
+    def run(self, sql: str, lake: Lake, end: datetime) -> pa.Table:
+        files = [lake.layout.qualified(p) for p in lake.files(end=end.astimezone(UTC).date())]
         if files:
             frame = self.session.read.option("basePath", lake.layout.events_dir).parquet(*files)
         else:

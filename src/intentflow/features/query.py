@@ -25,6 +25,7 @@ import sqlglot
 from sqlglot import exp
 
 from intentflow.features.kinds import MICROS, Feature, Ranked
+from intentflow.features.labels import Horizon, Label, label_steps
 
 SESSION_GAP_S: Final = 30 * 60
 """Inactivity that starts a new session where events carry no session id."""
@@ -125,10 +126,15 @@ def sessions_query(cutoff_us: int, *, gap_s: int = SESSION_GAP_S) -> str:
 
 
 def feature_query(
-    features: Sequence[Feature], cutoff_us: int, *, gap_s: int = SESSION_GAP_S
+    features: Sequence[Feature],
+    cutoff_us: int,
+    *,
+    gap_s: int = SESSION_GAP_S,
+    label: tuple[Label, Horizon] | None = None,
 ) -> str:
     """One row per person (column ``user_id``) with ``features`` at the cutoff (DuckDB
-    dialect)."""
+    dialect); with a ``label`` and its horizon, also the column ``label`` from events at or after
+    the cutoff (see :mod:`intentflow.features.labels`)."""
     steps = _prepared(cutoff_us, gap_s)
     joined: list[tuple[str, Sequence[Feature]]] = []
 
@@ -166,7 +172,14 @@ def feature_query(
         f"{SQL_TYPES[f.output_dtype]}) AS {f.name}"
         for f in features
     )
-    return _with(steps, f"SELECT person AS user_id, {columns} FROM derived ORDER BY user_id")
+    if label is None:
+        return _with(steps, f"SELECT person AS user_id, {columns} FROM derived ORDER BY user_id")
+    steps += label_steps(*label, cutoff_us, gap_s)
+    return _with(
+        steps,
+        f"SELECT derived.person AS user_id, {columns}, labels.label AS label FROM derived "
+        "LEFT JOIN labels ON labels.person = derived.person ORDER BY user_id",
+    )
 
 
 def _with(steps: list[tuple[str, str]], final: str) -> str:

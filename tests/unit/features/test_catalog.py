@@ -76,9 +76,15 @@ def history() -> list[dict[str, Any]]:
     ]
 
 
-def write_lake(root: Path, events: list[dict[str, Any]], name: str = "history") -> Lake:
+def lake_table(events: list[dict[str, Any]], name: str = "history") -> pa.Table:
+    """Events as lake rows (ids ``<name>-<n>`` where they have none)."""
     parsed = [event_from_dict({"message_id": f"{name}-{i:03d}", **e}) for i, e in enumerate(events)]
-    LakeWriter(LakeLayout(str(root)), fsync=False).write(table_from_lines(lake_lines(parsed)), name)
+    return table_from_lines(lake_lines(parsed))
+
+
+def write_lake(root: Path, events: list[dict[str, Any]] | pa.Table, name: str = "history") -> Lake:
+    table = events if isinstance(events, pa.Table) else lake_table(events, name)
+    LakeWriter(LakeLayout(str(root)), fsync=False).write(table, name)
     return Lake(str(root))
 
 
