@@ -12,8 +12,8 @@ people of the feature table:
 - an event with only an anonymous id counts for the user that id was linked to before the
   cutoff, else for the anonymous id.
 
->>> Within(timedelta(minutes=30)).name, Within(timedelta(hours=24)).name, REST_OF_SESSION.name
-('30m', '24h', 'session')
+>>> [Within(timedelta(minutes=m)).name for m in (30, 90, 1440, 10080)], REST_OF_SESSION.name
+(['30m', '90m', '24h', '7d'], 'session')
 >>> parse_horizon("15m"), parse_horizon("session") is REST_OF_SESSION
 (Within(span=datetime.timedelta(seconds=900)), True)
 """
@@ -55,7 +55,9 @@ class Within:
     @property
     def name(self) -> str:
         seconds = int(self.span.total_seconds())
-        for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % 86_400 == 0 and seconds > 86_400:
+            return f"{seconds // 86_400}d"
+        for unit, size in (("h", 3_600), ("m", 60)):
             if seconds % size == 0:
                 return f"{seconds // size}{unit}"
         return f"{seconds}s"
