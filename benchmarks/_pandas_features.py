@@ -29,6 +29,7 @@ from intentflow.events import LAKE_SCHEMA
 from intentflow.features.catalog import DAY_OF_WEEK, FEATURES, HOUR_OF_DAY
 from intentflow.features.kinds import (
     MICROS,
+    OFF_SITE,
     Count,
     DaysSince,
     Distinct,
@@ -52,27 +53,22 @@ EVENT_COLUMNS: Final = (
     "user_id",
     "anonymous_id",
     "session_id",
-    "channel",
     "item_id",
     "category",
-    "price",
-    "quantity",
     "revenue",
     "depth_percent",
 )
-"""Top-level lake columns the features read (besides the time and two ``context`` fields)."""
+"""Lake columns the features read (besides the time)."""
 
 
 def load_events(lake_dir: str, cutoff_us: int) -> pd.DataFrame:
-    """The lake's events strictly before the cutoff: the columns the catalog reads, ``us`` (epoch
-    microseconds) for the timestamp, and ``page_url`` and ``user_agent`` out of ``context``."""
+    """The lake's events strictly before the cutoff: the columns the catalog reads, with ``us``
+    (epoch microseconds) for the timestamp."""
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=cutoff_us)
     lake = Lake(lake_dir)
     files = [lake.layout.qualified(p) for p in lake.files(end=moment.date())]
     columns: dict[str, Any] = {name: pc.field(name) for name in EVENT_COLUMNS}
     columns["us"] = pc.field("timestamp").cast(pa.int64())
-    columns["page_url"] = pc.field("context", "page_url")
-    columns["user_agent"] = pc.field("context", "user_agent")
     if files:
         dataset = ds.dataset(files, schema=LAKE_SCHEMA, format="parquet")
         table = dataset.to_table(
@@ -82,7 +78,6 @@ def load_events(lake_dir: str, cutoff_us: int) -> pd.DataFrame:
         table = pa.table(
             {name: pa.array([], LAKE_SCHEMA.field(name).type) for name in EVENT_COLUMNS}
             | {"us": pa.array([], pa.int64())}
-            | {"page_url": pa.array([], pa.string()), "user_agent": pa.array([], pa.string())}
         )
     return table.to_pandas()
 
@@ -144,23 +139,33 @@ def _keyed(raw: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _sessionized(ev: pd.DataFrame, gap_s: int) -> pd.DataFrame:
-    """Events in person and time order with their ``session`` (the tracker's session id, else a
-    new one after ``gap_s`` of inactivity) and ``dwell_s`` (seconds from a product view to the
-    next event of its session)."""
+    """Events in person and time order with their ``session`` and ``dwell_s``.
+
+    Sessions hold on-site events only: the tracker's session id, else a new session after
+    ``gap_s`` between two on-site events of the person. Off-site events (:data:`OFF_SITE`) belong
+    to no session and do not split one. ``dwell_s`` is the seconds from a product view to the
+    person's next on-site event, when that event is in the same session.
+    """
     ev = ev.sort_values(["pid", "us", "message_id"], na_position="last", kind="stable")
     ev = ev.reset_index(drop=True)
-    previous = ev.groupby("pid")["us"].shift(1)
+    ev["off_site"] = ev["type"].isin(OFF_SITE)
+    on_off = [ev["pid"], ev["off_site"]]  # on-site and off-site events are ordered apart
+    previous = ev["us"].groupby(on_off).shift(1)
     starts = previous.isna() | (ev["us"] - previous > gap_s * MICROS)
-    visit = starts.astype("int64").groupby(ev["pid"]).cumsum()
-    ev["session"] = ev["session_id"].fillna("~" + visit.astype(str))
-    following = ev.groupby(["pid", "session"], sort=False)["us"].shift(-1)
-    ev["dwell_s"] = ((following - ev["us"]) / float(MICROS)).where(ev["type"] == "product_view")
+    visit = starts.astype("int64").groupby(on_off).cumsum()
+    ev["session"] = ev["session_id"].fillna("~" + visit.astype(str)).where(~ev["off_site"])
+    following = ev[["us", "session"]].groupby(on_off).shift(-1)
+    same = following["session"] == ev["session"]
+    dwell = (following["us"] - ev["us"]) / float(MICROS)
+    ev["dwell_s"] = dwell.where((ev["type"] == "product_view") & same)
     return ev
 
 
 def _sessions(ev: pd.DataFrame) -> pd.DataFrame:
-    """One row per session, with the columns the catalog's session aggregates read."""
+    """One row per session (off-site events have none), with the columns the catalog's session
+    aggregates read."""
     kinds = ("page_view", "product_view", "add_to_cart", "purchase")
+    ev = ev[ev["session"].notna()]
     ev = ev.assign(**{f"is_{kind}": (ev["type"] == kind).astype("int64") for kind in kinds})
     grouped = ev.groupby(["pid", "session"], sort=False)
     sessions = grouped.agg(
@@ -258,7 +263,8 @@ def _session_aggregate(
         raise KeyError(f"no pandas form of session aggregate {feature.expression!r}")
     inside = pd.Series(True, index=sessions.index)
     if feature.window is not None:
-        inside &= sessions["start_us"] >= feature.window.bounds(cutoff_us)[0]
+        start, end = feature.window.bounds(cutoff_us)
+        inside &= (sessions["start_us"] >= start) & (sessions["start_us"] < end)
     return SESSION_AGGREGATES[feature.expression](sessions, inside)
 
 

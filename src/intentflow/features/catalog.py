@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
+from intentflow.events import EVENT_TYPES
 from intentflow.features.kinds import (
     DAY,
     DAYS_30,
     DAYS_90,
     HOUR,
     MINUTES_15,
+    OFF_SITE,
     PREVIOUS_WEEK,
     WEEK,
     Count,
@@ -49,8 +51,9 @@ COUNTED_TYPES: Final = (
 COUNT_WINDOWS: Final = (MINUTES_15, HOUR, DAY, WEEK, DAYS_30)
 PRODUCT_TYPES: Final = ("product_view", "add_to_cart", "add_to_wishlist", "purchase")
 """Events that show interest in a product (for category affinity)."""
-VISIT_TYPES: Final = ("page_view", "product_view", "click", "scroll", "search")
-"""Events that mean the person was on the site or in the app."""
+ON_SITE_TYPES: Final = tuple(t for t in EVENT_TYPES if t not in OFF_SITE)
+"""Events that mean the person was on the site or in the app (all but emails and identify
+calls)."""
 
 PLURALS: Final = {
     "page_view": "page_views",
@@ -97,7 +100,11 @@ def _rfm() -> list[Feature]:
             description="days from the last purchase to the cutoff (empty: never bought)",
             types=("purchase",),
         ),
-        DaysSince(name="days_since_last_visit", description="days from the last event"),
+        DaysSince(
+            name="days_since_last_visit",
+            description="days from the last visit (any event but emails and identify calls)",
+            types=ON_SITE_TYPES,
+        ),
     ]
     for window in (DAYS_30, DAYS_90):
         out.append(
@@ -225,7 +232,7 @@ def _sessions() -> list[Feature]:
         ),
         agg(
             "mean_dwell_seconds_30d",
-            "mean time from a product view to the next event of its session in 30d, seconds",
+            "mean time from a product view to the next event, in the same session, in 30d, seconds",
             "SUM(CASE WHEN {in} THEN dwell_s END) "
             "/ NULLIF(SUM(CASE WHEN {in} THEN dwelled END), 0)",
         ),

@@ -36,6 +36,9 @@ Dtype = Literal["int", "double", "string"]
 MICROS = 1_000_000
 DAY_US = 86_400 * MICROS
 
+OFF_SITE = ("email_open", "email_click", "identify")
+"""Event types that are not part of a visit: they belong to no session and do not split one."""
+
 
 @dataclass(frozen=True)
 class Window:
@@ -63,12 +66,12 @@ class Window:
         shift = self.offset_seconds * MICROS
         return start - shift, min(end - shift, cutoff_us)
 
-    def condition(self, cutoff_us: int) -> str:
-        """SQL condition on ``us``."""
+    def condition(self, cutoff_us: int, column: str = "us") -> str:
+        """SQL condition on a time ``column`` (microseconds)."""
         start, end = self.bounds(cutoff_us)
         if end >= cutoff_us:
-            return f"us >= {start}"  # every event of ``ev`` is before the cutoff already
-        return f"us >= {start} AND us < {end}"
+            return f"{column} >= {start}"  # everything the query reads is before the cutoff
+        return f"{column} >= {start} AND {column} < {end}"
 
 
 MINUTES_15 = Window("15m", 15 * 60)
@@ -80,12 +83,13 @@ DAYS_30 = Window("30d", 30 * 86_400, bucket_seconds=3_600)
 DAYS_90 = Window("90d", 90 * 86_400, bucket_seconds=86_400)
 
 
-def _types(types: tuple[str, ...]) -> str:
-    return "type IN (" + ", ".join(f"'{t}'" for t in types) + ")"
+def types_in(types: tuple[str, ...], column: str = "type") -> str:
+    """SQL condition: ``column`` is one of ``types``."""
+    return f"{column} IN (" + ", ".join(f"'{t}'" for t in types) + ")"
 
 
 def _where(types: tuple[str, ...], window: Window | None, cutoff_us: int, extra: str = "") -> str:
-    parts = [_types(types)] if types else []
+    parts = [types_in(types)] if types else []
     if window is not None:
         parts.append(window.condition(cutoff_us))
     if extra:
@@ -187,8 +191,8 @@ class SessionAggregate(Feature):
         return self.value_dtype
 
     def sql(self, cutoff_us: int) -> str:
-        start = self.window.bounds(cutoff_us)[0] if self.window else None
-        return self.expression.replace("{in}", "TRUE" if start is None else f"start_us >= {start}")
+        inside = self.window.condition(cutoff_us, "start_us") if self.window else "TRUE"
+        return self.expression.replace("{in}", f"({inside})")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from intentflow.features.kinds import MICROS
+from intentflow.features.kinds import MICROS, OFF_SITE, types_in
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Label:
 
     def matches(self) -> str:
         """SQL condition on an event's ``type``."""
-        return "type IN (" + ", ".join(f"'{t}'" for t in self.types) + ")"
+        return types_in(self.types)
 
 
 PURCHASE: Final = Label("purchase", ("purchase",))
@@ -72,7 +72,8 @@ class Within:
 class RestOfSession:
     """The rest of the session open at the cutoff (its last event at most the session gap
     before it). A session goes on while its events keep its session id, or, without session ids,
-    while each comes within the gap of the one before; it is followed for at most ``limit``.
+    while each comes within the gap of the one before; emails and identify calls are no part of
+    it (as in the sessions of the features). It is followed for at most ``limit``.
     People with no open session get no label (their rows are left out of training sets)."""
 
     limit: timedelta = timedelta(hours=24)
@@ -140,14 +141,16 @@ def label_steps(
             "open",
             "SELECT person, us AS last_us, session_id AS last_session FROM (SELECT person, us, "
             "session_id, ROW_NUMBER() OVER (PARTITION BY person ORDER BY us DESC, "
-            f"message_id DESC) AS latest FROM ev) AS tail WHERE latest = 1 "
+            f"message_id DESC) AS latest FROM ev WHERE session IS NOT NULL) AS tail "
+            "WHERE latest = 1 "
             f"AND {cutoff_us} - us <= {gap}",
         ),
         (
             "follow",
             "SELECT after.*, open.last_session, COALESCE(LAG(after.us) OVER (PARTITION BY "
             "after.person ORDER BY after.us, after.message_id), open.last_us) AS previous_us "
-            "FROM after JOIN open ON open.person = after.person",
+            "FROM after JOIN open ON open.person = after.person "
+            f"WHERE NOT {types_in(OFF_SITE, 'after.type')}",
         ),
         (
             "chain",

@@ -9,9 +9,10 @@ the same table. Its steps, as common table expressions:
 - ``links``: each anonymous id's latest known user id (from any event carrying both, identify
   calls included), so a person's history from before login counts once they are known;
 - ``keyed``: events with their ``person`` (user id, else the linked user id, else the anonymous id);
-- ``ev``: events with their ``session`` (the tracker's session id, else a new session after
-  ``gap`` of inactivity), their position ``seq`` in the person's history, the seconds to the
-  next event of the session (``dwell_s``, for product views) and the ``device`` class;
+- ``ordered``, ``visits``, ``ev``: events with their ``session`` (the tracker's session id, else
+  a new session after ``gap`` of inactivity; emails and identify calls belong to none and split
+  none), their position ``seq``, and for product views the seconds to the person's next event
+  when it is in the same session (``dwell_s``); the sessions table adds the ``device`` class;
 - ``sessions``: one row per session (:data:`SESSION_COLUMNS`);
 - one aggregate per stage, joined by person; derived and population features on top.
 """
@@ -24,7 +25,7 @@ from typing import Final
 import sqlglot
 from sqlglot import exp
 
-from intentflow.features.kinds import MICROS, Feature, Ranked
+from intentflow.features.kinds import MICROS, OFF_SITE, Feature, Ranked, types_in
 from intentflow.features.labels import Horizon, Label, label_steps
 
 SESSION_GAP_S: Final = 30 * 60
@@ -67,62 +68,87 @@ SESSION_COLUMNS: Final = {
 """The sessions table: its columns and how each is computed from the session's events."""
 
 
-def _prepared(cutoff_us: int, gap_s: int) -> list[tuple[str, str]]:
+DESCRIPTIVE: Final = ("entry_page", "exit_page", "channel", "device")
+"""Session columns that describe a session but that no feature reads (sessions table only)."""
+
+
+def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, str]]:
+    """The steps up to ``sessions``; ``describe`` adds the descriptive session columns (pages,
+    channel, device), which the feature query does without."""
     order = "ORDER BY us, message_id"
     gap = gap_s * MICROS
+    off_site = types_in(OFF_SITE)
+    visit = f"(PARTITION BY person, {off_site} {order})"
+    context = ", channel, context.page_url AS page_url, context.user_agent AS user_agent"
+    columns = {
+        name: spec for name, spec in SESSION_COLUMNS.items() if describe or name not in DESCRIPTIVE
+    }
+    kept = "message_id, type, session_id, us, item_id, category, revenue, depth_percent"
+    if describe:
+        kept += ", channel, page_url, user_agent"
+    breaks = f"CASE WHEN previous_us IS NULL OR us - previous_us > {gap} THEN 1 ELSE 0 END"
+    # the next on-site event's session, from the running count of breaks and its own break
+    next_session = (
+        f"COALESCE(next_session_id, CONCAT('~', CAST(visit + CASE WHEN next_us - us > {gap} "
+        "THEN 1 ELSE 0 END AS VARCHAR)))"
+    )
     return [
         (
             "raw",
             "SELECT message_id, type, user_id, anonymous_id, session_id, "
-            "EPOCH_US(timestamp) AS us, channel, item_id, category, price, quantity, revenue, "
-            "depth_percent, context.page_url AS page_url, context.user_agent AS user_agent "
+            "EPOCH_US(timestamp) AS us, item_id, category, revenue, "
+            f"depth_percent{context if describe else ''} "
             f"FROM events WHERE EPOCH_US(timestamp) < {cutoff_us}",
         ),
         (
             "links",
-            "SELECT anonymous_id, user_id FROM (SELECT anonymous_id, user_id, ROW_NUMBER() OVER "
-            "(PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest FROM raw "
-            "WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL) AS linked WHERE latest = 1",
+            "SELECT anonymous_id, ARG_MAX(user_id, {'us': us, 'id': message_id}) AS user_id "
+            "FROM raw WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL "
+            "GROUP BY anonymous_id",
         ),
         (
             "keyed",
-            "SELECT raw.*, COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person "
+            f"SELECT {kept}, COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person "
             "FROM raw LEFT JOIN links ON raw.user_id IS NULL "
             "AND raw.anonymous_id = links.anonymous_id",
         ),
         (
             "ordered",
-            f"SELECT keyed.*, LAG(us) OVER (PARTITION BY person {order}) AS previous_us, "
-            f"ROW_NUMBER() OVER (PARTITION BY person {order}) AS seq, {DEVICE} AS device "
-            "FROM keyed",
+            f"SELECT keyed.*, LAG(us) OVER {visit} AS previous_us, LEAD(us) OVER {visit} "
+            f"AS next_us, LEAD(session_id) OVER {visit} AS next_session_id, "
+            f"ROW_NUMBER() OVER {visit} AS seq"
+            + (f", {DEVICE} AS device" if describe else "")
+            + " FROM keyed",
         ),
         (
             "visits",
-            "SELECT ordered.*, COALESCE(session_id, CONCAT('~', CAST(SUM(CASE WHEN previous_us "
-            f"IS NULL OR us - previous_us > {gap} THEN 1 ELSE 0 END) OVER (PARTITION BY person "
-            f"{order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS VARCHAR))) AS session "
-            "FROM ordered",
+            f"SELECT ordered.*, SUM({breaks}) OVER ({visit[1:-1]} ROWS BETWEEN UNBOUNDED "
+            "PRECEDING AND CURRENT ROW) AS visit FROM ordered",
         ),
         (
             "ev",
-            "SELECT visits.*, CASE WHEN type = 'product_view' THEN CAST(LEAD(us) OVER "
-            f"(PARTITION BY person, session {order}) - us AS DOUBLE) / {float(MICROS)} END "
-            "AS dwell_s FROM visits",
+            f"SELECT {kept}, person, seq, session"
+            + (", device" if describe else "")
+            + f", CASE WHEN type = 'product_view' AND {next_session} = session THEN "
+            f"CAST(next_us - us AS DOUBLE) / {float(MICROS)} END AS dwell_s FROM (SELECT "
+            f"visits.*, CASE WHEN {off_site} THEN NULL ELSE COALESCE(session_id, "
+            "CONCAT('~', CAST(visit AS VARCHAR))) END AS session FROM visits) AS assigned",
         ),
         (
             "sessions",
             "SELECT "
-            + ", ".join(
-                f"CAST({sql} AS {kind}) AS {name}" for name, (sql, kind) in SESSION_COLUMNS.items()
-            )
-            + " FROM ev GROUP BY person, session",
+            + ", ".join(f"CAST({sql} AS {kind}) AS {name}" for name, (sql, kind) in columns.items())
+            + " FROM ev WHERE session IS NOT NULL GROUP BY person, session",
         ),
     ]
 
 
 def sessions_query(cutoff_us: int, *, gap_s: int = SESSION_GAP_S) -> str:
     """The sessions table of everyone at the cutoff (DuckDB dialect)."""
-    return _with(_prepared(cutoff_us, gap_s), "SELECT * FROM sessions ORDER BY person, session")
+    return _with(
+        _prepared(cutoff_us, gap_s, describe=True),
+        "SELECT * FROM sessions ORDER BY person, session",
+    )
 
 
 def feature_query(
@@ -135,7 +161,7 @@ def feature_query(
     """One row per person (column ``user_id``) with ``features`` at the cutoff (DuckDB
     dialect); with a ``label`` and its horizon, also the column ``label`` from events at or after
     the cutoff (see :mod:`intentflow.features.labels`)."""
-    steps = _prepared(cutoff_us, gap_s)
+    steps = _prepared(cutoff_us, gap_s, describe=False)
     joined: list[tuple[str, Sequence[Feature]]] = []
 
     def group(name: str, source: str, members: Sequence[Feature]) -> None:

@@ -122,7 +122,7 @@ def test_windows_count_what_they_hold(features: dict[str, dict[str, Any]]) -> No
     assert a["days_since_last_purchase"] == pytest.approx(10 / 1440)
     assert c["days_since_last_purchase"] == pytest.approx(3.0)
     assert b["days_since_last_purchase"] is None
-    assert b["days_since_last_visit"] == pytest.approx(1 + 3 / 24)
+    assert b["days_since_last_visit"] == pytest.approx(2 - 1 / 1440)  # the email open is no visit
 
 
 def test_rfm_scores_rank_everyone_at_the_cutoff(features: dict[str, dict[str, Any]]) -> None:
@@ -137,23 +137,24 @@ def test_sessions_split_on_inactivity_and_keep_tracker_ids(
     features: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     a, b = features["u-a"], features["anon-b"]
-    # u-a: 10:00-10:06 (views, cart), 10:50-10:51 (page, identify), 11:50 (purchase)
+    # u-a: 10:00-10:06 (views, cart), 10:50 (page; the identify call is no visit), 11:50
+    # (purchase)
     assert a["sessions_30d"] == 3
     assert a["abandoned_carts_30d"] == 1
-    assert a["bounce_rate_30d"] == pytest.approx(1 / 3)
-    assert a["mean_session_seconds_30d"] == pytest.approx((360 + 60 + 0) / 3)
-    assert a["median_session_seconds_30d"] == pytest.approx(60)
+    assert a["bounce_rate_30d"] == pytest.approx(2 / 3)
+    assert a["mean_session_seconds_30d"] == pytest.approx((360 + 0 + 0) / 3)
+    assert a["median_session_seconds_30d"] == pytest.approx(0)
     assert a["mean_dwell_seconds_30d"] == pytest.approx((300 + 60) / 2)
     assert a["views_per_session_30d"] == pytest.approx(2 / 3)
-    # anon-b: the tracker's session s-b, then an email open
-    assert b["sessions_30d"] == 2
+    # anon-b: the tracker's session s-b; the email open after it is no session
+    assert b["sessions_30d"] == 1
     assert b["mean_scroll_depth_30d"] == pytest.approx(40)
     sessions = build_sessions(Lake(str(tmp_path / "lake")), CUTOFF).to_pylist()
     mine = sorted((s for s in sessions if s["person"] == "u-a"), key=lambda s: s["start_us"])
-    assert [s["events"] for s in mine] == [3, 2, 1]
+    assert [s["events"] for s in mine] == [3, 1, 1]
     assert mine[1]["device"] == "mobile"
     assert mine[1]["entry_page"] == "https://shop.example/"
-    assert {s["session"] for s in sessions if s["person"] == "anon-b"} >= {"s-b"}
+    assert {s["session"] for s in sessions if s["person"] == "anon-b"} == {"s-b"}
 
 
 def test_ratios_affinity_time_and_email(features: dict[str, dict[str, Any]]) -> None:

@@ -6,36 +6,32 @@ WITH raw AS (
     anonymous_id,
     session_id,
     EPOCH_US(timestamp) AS us,
-    channel,
     item_id,
     category,
-    price,
-    quantity,
     revenue,
-    depth_percent,
-    context.page_url AS page_url,
-    context.user_agent AS user_agent
+    depth_percent
   FROM events
   WHERE
     EPOCH_US(timestamp) < 1767614400000000
 ), links AS (
   SELECT
     anonymous_id,
-    user_id
-  FROM (
-    SELECT
-      anonymous_id,
-      user_id,
-      ROW_NUMBER() OVER (PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest
-    FROM raw
-    WHERE
-      NOT anonymous_id IS NULL AND NOT user_id IS NULL
-  ) AS linked
+    ARG_MAX(user_id, {'us': us, 'id': message_id}) AS user_id
+  FROM raw
   WHERE
-    latest = 1
+    NOT anonymous_id IS NULL AND NOT user_id IS NULL
+  GROUP BY
+    anonymous_id
 ), keyed AS (
   SELECT
-    raw.*,
+    message_id,
+    type,
+    session_id,
+    us,
+    item_id,
+    category,
+    revenue,
+    depth_percent,
     COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person
   FROM raw
   LEFT JOIN links
@@ -43,43 +39,63 @@ WITH raw AS (
 ), ordered AS (
   SELECT
     keyed.*,
-    LAG(us) OVER (PARTITION BY person ORDER BY us, message_id) AS previous_us,
-    ROW_NUMBER() OVER (PARTITION BY person ORDER BY us, message_id) AS seq,
-    CASE
-      WHEN user_agent IS NULL
-      THEN NULL
-      WHEN REGEXP_MATCHES(user_agent, '(?i)bot|crawl|spider|slurp|headless')
-      THEN 'bot'
-      WHEN REGEXP_MATCHES(user_agent, '(?i)ipad|tablet')
-      THEN 'tablet'
-      WHEN REGEXP_MATCHES(user_agent, '(?i)mobi|iphone|android')
-      THEN 'mobile'
-      ELSE 'desktop'
-    END AS device
+    LAG(us) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us, message_id
+    ) AS previous_us,
+    LEAD(us) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us, message_id
+    ) AS next_us,
+    LEAD(session_id) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us, message_id
+    ) AS next_session_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us, message_id
+    ) AS seq
   FROM keyed
 ), visits AS (
   SELECT
     ordered.*,
-    COALESCE(
-      session_id,
-      CONCAT(
-        '~',
-        CAST(SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
-          PARTITION BY person
-          ORDER BY us, message_id
-          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS TEXT)
-      )
-    ) AS session
+    SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us, message_id
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS visit
   FROM ordered
 ), ev AS (
   SELECT
-    visits.*,
+    message_id,
+    type,
+    session_id,
+    us,
+    item_id,
+    category,
+    revenue,
+    depth_percent,
+    person,
+    seq,
+    session,
     CASE
       WHEN type = 'product_view'
-      THEN CAST(LEAD(us) OVER (PARTITION BY person, session ORDER BY us, message_id) - us AS DOUBLE) / 1000000.0
+      AND COALESCE(
+        next_session_id,
+        CONCAT('~', CAST(visit + CASE WHEN next_us - us > 1800000000 THEN 1 ELSE 0 END AS TEXT))
+      ) = session
+      THEN CAST(next_us - us AS DOUBLE) / 1000000.0
     END AS dwell_s
-  FROM visits
+  FROM (
+    SELECT
+      visits.*,
+      CASE
+        WHEN type IN ('email_open', 'email_click', 'identify')
+        THEN NULL
+        ELSE COALESCE(session_id, CONCAT('~', CAST(visit AS TEXT)))
+      END AS session
+    FROM visits
+  ) AS assigned
 ), sessions AS (
   SELECT
     CAST(person AS TEXT) AS person,
@@ -97,12 +113,10 @@ WITH raw AS (
     CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
     CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
     CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,
-    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled,
-    CAST(ARG_MIN(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS TEXT) AS entry_page,
-    CAST(ARG_MAX(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS TEXT) AS exit_page,
-    CAST(ARG_MIN(channel, seq) AS TEXT) AS channel,
-    CAST(ARG_MIN(device, CASE WHEN NOT device IS NULL THEN seq END) AS TEXT) AS device
+    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled
   FROM ev
+  WHERE
+    NOT session IS NULL
   GROUP BY
     person,
     session
@@ -114,7 +128,23 @@ WITH raw AS (
   SELECT
     person,
     CAST(1767614400000000 - MAX(CASE WHEN type IN ('purchase') THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_purchase,
-    CAST(1767614400000000 - MAX(CASE WHEN TRUE THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_visit,
+    CAST(1767614400000000 - MAX(
+      CASE
+        WHEN type IN (
+          'page_view',
+          'product_view',
+          'click',
+          'scroll',
+          'add_to_cart',
+          'remove_from_cart',
+          'add_to_wishlist',
+          'purchase',
+          'search',
+          'custom'
+        )
+        THEN us
+      END
+    ) AS DOUBLE) / 86400000000.0 AS days_since_last_visit,
     SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS orders_30d,
     COALESCE(
       SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN revenue END),
@@ -211,20 +241,38 @@ WITH raw AS (
 ), by_sessions AS (
   SELECT
     person,
-    SUM(CASE WHEN start_us >= 1765026000000000 THEN 1 ELSE 0 END) AS sessions_30d,
+    SUM(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN 1 ELSE 0 END) AS sessions_30d,
     SUM(
       CASE
-        WHEN start_us >= 1765026000000000 AND add_to_carts > 0 AND purchases = 0
+        WHEN (
+          start_us >= 1765026000000000
+        ) AND add_to_carts > 0 AND purchases = 0
         THEN 1
         ELSE 0
       END
     ) AS abandoned_carts_30d,
-    AVG(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS mean_session_seconds_30d,
-    MEDIAN(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS median_session_seconds_30d,
-    AVG(CASE WHEN start_us >= 1765026000000000 THEN max_scroll END) AS mean_scroll_depth_30d,
-    AVG(CASE WHEN start_us >= 1765026000000000 THEN CAST(events = 1 AS DOUBLE) END) AS bounce_rate_30d,
-    AVG(CASE WHEN start_us >= 1765026000000000 THEN page_views + product_views END) AS pages_per_session_30d,
-    SUM(CASE WHEN start_us >= 1765026000000000 THEN dwell_s END) / NULLIF(SUM(CASE WHEN start_us >= 1765026000000000 THEN dwelled END), 0) AS mean_dwell_seconds_30d
+    AVG(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN duration_s END) AS mean_session_seconds_30d,
+    MEDIAN(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN duration_s END) AS median_session_seconds_30d,
+    AVG(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN max_scroll END) AS mean_scroll_depth_30d,
+    AVG(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN CAST(events = 1 AS DOUBLE) END) AS bounce_rate_30d,
+    AVG(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN page_views + product_views END) AS pages_per_session_30d,
+    SUM(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN dwell_s END) / NULLIF(SUM(CASE WHEN (
+      start_us >= 1765026000000000
+    ) THEN dwelled END), 0) AS mean_dwell_seconds_30d
   FROM sessions
   GROUP BY
     person

@@ -6,13 +6,11 @@ WITH raw AS (
     anonymous_id,
     session_id,
     UNIX_MICROS(timestamp) AS us,
-    channel,
     item_id,
     category,
-    price,
-    quantity,
     revenue,
     depth_percent,
+    channel,
     context.page_url AS page_url,
     context.user_agent AS user_agent
   FROM events
@@ -21,21 +19,25 @@ WITH raw AS (
 ), links AS (
   SELECT
     anonymous_id,
-    user_id
-  FROM (
-    SELECT
-      anonymous_id,
-      user_id,
-      ROW_NUMBER() OVER (PARTITION BY anonymous_id ORDER BY us DESC, message_id DESC) AS latest
-    FROM raw
-    WHERE
-      NOT anonymous_id IS NULL AND NOT user_id IS NULL
-  ) AS linked
+    MAX_BY(user_id, STRUCT(us AS us, message_id AS id)) AS user_id
+  FROM raw
   WHERE
-    latest = 1
+    NOT anonymous_id IS NULL AND NOT user_id IS NULL
+  GROUP BY
+    anonymous_id
 ), keyed AS (
   SELECT
-    raw.*,
+    message_id,
+    type,
+    session_id,
+    us,
+    item_id,
+    category,
+    revenue,
+    depth_percent,
+    channel,
+    page_url,
+    user_agent,
     COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person
   FROM raw
   LEFT JOIN links
@@ -43,8 +45,22 @@ WITH raw AS (
 ), ordered AS (
   SELECT
     keyed.*,
-    LAG(us) OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS previous_us,
-    ROW_NUMBER() OVER (PARTITION BY person ORDER BY us NULLS LAST, message_id NULLS LAST) AS seq,
+    LAG(us) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us NULLS LAST, message_id NULLS LAST
+    ) AS previous_us,
+    LEAD(us) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us NULLS LAST, message_id NULLS LAST
+    ) AS next_us,
+    LEAD(session_id) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us NULLS LAST, message_id NULLS LAST
+    ) AS next_session_id,
+    ROW_NUMBER() OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us NULLS LAST, message_id NULLS LAST
+    ) AS seq,
     CASE
       WHEN user_agent IS NULL
       THEN NULL
@@ -60,29 +76,50 @@ WITH raw AS (
 ), visits AS (
   SELECT
     ordered.*,
-    COALESCE(
-      session_id,
-      CONCAT(
-        '~',
-        COALESCE(
-          CAST(SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
-            PARTITION BY person
-            ORDER BY us NULLS LAST, message_id NULLS LAST
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-          ) AS STRING),
-          ''
-        )
-      )
-    ) AS session
+    SUM(CASE WHEN previous_us IS NULL OR us - previous_us > 1800000000 THEN 1 ELSE 0 END) OVER (
+      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
+      ORDER BY us NULLS LAST, message_id NULLS LAST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS visit
   FROM ordered
 ), ev AS (
   SELECT
-    visits.*,
+    message_id,
+    type,
+    session_id,
+    us,
+    item_id,
+    category,
+    revenue,
+    depth_percent,
+    channel,
+    page_url,
+    user_agent,
+    person,
+    seq,
+    session,
+    device,
     CASE
       WHEN type = 'product_view'
-      THEN CAST(LEAD(us) OVER (PARTITION BY person, session ORDER BY us NULLS LAST, message_id NULLS LAST) - us AS DOUBLE) / 1000000.0
+      AND COALESCE(
+        next_session_id,
+        CONCAT(
+          '~',
+          COALESCE(CAST(visit + CASE WHEN next_us - us > 1800000000 THEN 1 ELSE 0 END AS STRING), '')
+        )
+      ) = session
+      THEN CAST(next_us - us AS DOUBLE) / 1000000.0
     END AS dwell_s
-  FROM visits
+  FROM (
+    SELECT
+      visits.*,
+      CASE
+        WHEN type IN ('email_open', 'email_click', 'identify')
+        THEN NULL
+        ELSE COALESCE(session_id, CONCAT('~', COALESCE(CAST(visit AS STRING), '')))
+      END AS session
+    FROM visits
+  ) AS assigned
 ), sessions AS (
   SELECT
     CAST(person AS STRING) AS person,
@@ -106,6 +143,8 @@ WITH raw AS (
     CAST(MIN_BY(channel, seq) AS STRING) AS channel,
     CAST(MIN_BY(device, CASE WHEN NOT device IS NULL THEN seq END) AS STRING) AS device
   FROM ev
+  WHERE
+    NOT session IS NULL
   GROUP BY
     person,
     session
