@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,14 +16,40 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from intentflow.durable import write_atomic
+from intentflow.events import EVENT_TYPES
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
 from intentflow.features.kinds import MICROS, Feature
 from intentflow.features.query import SESSION_GAP_S, feature_query, sessions_query
-from intentflow.lake.reader import Lake
+from intentflow.lake.reader import CorruptFileError, Lake
 
 VERSION_KEY = b"intentflow.catalog_version"
 AS_OF_KEY = b"intentflow.as_of"
+SKIPPED_KEY = b"intentflow.skipped_files"
+
+log = logging.getLogger(__name__)
+
+
+def run_query(
+    engine: Engine, sql: str, lake: Lake, end: datetime, *, skip_corrupt: bool = False
+) -> pa.Table:
+    """``sql`` on ``engine`` over the lake's events before ``end``. When it fails on corrupt
+    files, the error names them (:class:`~intentflow.lake.reader.CorruptFileError`); with
+    ``skip_corrupt`` they are left out with a warning, and listed in the table's metadata under
+    ``intentflow.skipped_files``."""
+    try:
+        return engine.run(sql, lake, end)
+    except Exception as exc:
+        problems = lake.corrupt_files(end=end.astimezone(UTC).date())
+        if not problems:
+            raise
+        if not skip_corrupt:
+            raise CorruptFileError(problems) from exc
+    for path, reason in problems:
+        log.warning("skipping corrupt lake file %s: %s", path, reason)
+    table = engine.run(sql, lake.excluding({path for path, _ in problems}), end)
+    skipped = ",".join(path for path, _ in problems).encode()
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), SKIPPED_KEY: skipped})
 
 
 def cutoff_us(moment: datetime) -> int:
@@ -40,11 +67,12 @@ def build_features(
     engine: Engine | None = None,
     features: Sequence[Feature] = FEATURES,
     gap_s: int = SESSION_GAP_S,
+    skip_corrupt: bool = False,
 ) -> pa.Table:
     """Everyone's features at ``as_of`` from events strictly before it, stamped with the catalog
-    version and the cutoff."""
+    version and the cutoff (``skip_corrupt``: see :func:`run_query`)."""
     sql = feature_query(features, cutoff_us(as_of), gap_s=gap_s)
-    table = (engine or DuckDBEngine()).run(sql, lake, as_of)
+    table = run_query(engine or DuckDBEngine(), sql, lake, as_of, skip_corrupt=skip_corrupt)
     metadata = {
         VERSION_KEY: catalog_version(tuple(features)).encode(),
         AS_OF_KEY: as_of.astimezone(UTC).isoformat().encode(),
@@ -53,12 +81,41 @@ def build_features(
 
 
 def build_sessions(
-    lake: Lake, as_of: datetime, *, engine: Engine | None = None, gap_s: int = SESSION_GAP_S
+    lake: Lake,
+    as_of: datetime,
+    *,
+    engine: Engine | None = None,
+    gap_s: int = SESSION_GAP_S,
+    skip_corrupt: bool = False,
 ) -> pa.Table:
     """The sessions table from events strictly before ``as_of``."""
-    return (engine or DuckDBEngine()).run(
-        sessions_query(cutoff_us(as_of), gap_s=gap_s), lake, as_of
-    )
+    sql = sessions_query(cutoff_us(as_of), gap_s=gap_s)
+    return run_query(engine or DuckDBEngine(), sql, lake, as_of, skip_corrupt=skip_corrupt)
+
+
+def type_counts(lake: Lake, as_of: datetime) -> dict[str, int]:
+    """Events per type before ``as_of``, most frequent first."""
+    con = lake.connect()
+    try:
+        rows = (
+            lake.events(con, end=as_of)
+            .aggregate("type, COUNT(*) AS n", "type")
+            .order("n DESC, type")
+            .fetchall()
+        )
+    finally:
+        con.close()
+    return {str(kind): int(n) for kind, n in rows}
+
+
+def unknown_types(counts: dict[str, int]) -> dict[str, int]:
+    """The types among ``counts`` that intentflow does not know: features that count every
+    event count them, and the rest ignore them.
+
+    >>> unknown_types({"page_view": 3, "video_play": 2})
+    {'video_play': 2}
+    """
+    return {kind: n for kind, n in counts.items() if kind not in EVENT_TYPES}
 
 
 def write_table(table: pa.Table, path: str) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from intentflow.config import Settings
@@ -96,6 +98,47 @@ def list_features(
     Console().print(table)
 
 
+SkipCorrupt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-corrupt", help="Leave out lake files that cannot be read, with a warning."
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
+
+
+def _lake(settings: Settings) -> Any:
+    from intentflow.lake.reader import Lake
+
+    return Lake(settings.lake_dir, settings.lake.storage_options)
+
+
+def _finish(table: Any, path: str, summary: dict[str, Any], as_json: bool, lake: Any) -> None:
+    """Warn about skipped files and unknown event types; print the summary."""
+    from intentflow.features.build import SKIPPED_KEY, type_counts, unknown_types
+
+    skipped = (table.schema.metadata or {}).get(SKIPPED_KEY, b"").decode()
+    summary["skipped_files"] = [p for p in skipped.split(",") if p]
+    as_of = parse_as_of(summary["as_of"].split(",")[-1])
+    readable = lake.excluding(set(summary["skipped_files"]))
+    summary["unknown_types"] = unknown_types(type_counts(readable, as_of))
+    for file in summary["skipped_files"]:
+        console.print(f"[yellow]warning:[/] skipped corrupt lake file {file}")
+    if summary["unknown_types"]:
+        listed = ", ".join(f"{k} ({n:,})" for k, n in summary["unknown_types"].items())
+        console.print(
+            f"[yellow]note:[/] events of unknown types, counted only by the all-events "
+            f"features: {listed}"
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    else:
+        console.print(
+            f"{summary['rows']:,} rows x {summary['features']} features -> {path} "
+            f"({summary['seconds']} s)"
+        )
+
+
 @features_app.command("build")
 def build(
     as_of: AsOf = None,
@@ -104,41 +147,124 @@ def build(
         typer.Option(help="Parquet file to write (default: DATA_DIR/features/as_of_date=...)."),
     ] = None,
     engine: EngineOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    skip_corrupt: SkipCorrupt = False,
+    as_json: AsJson = False,
 ) -> None:
     """Everyone's features at a cutoff, from events strictly before it."""
-    import time
-
     from intentflow.features.build import build_features, default_path, write_table
-    from intentflow.lake.reader import Lake
+    from intentflow.lake.reader import CorruptFileError
 
     settings = Settings()
     moment = parse_as_of(as_of)
+    lake = _lake(settings)
     started = time.perf_counter()
     with console.status(f"building features as of {moment.isoformat()}"):
-        table = build_features(
-            Lake(settings.lake_dir, settings.lake.storage_options),
-            moment,
-            engine=make_engine(settings, engine),
-            gap_s=settings.features.session_gap_s,
-        )
+        try:
+            table = build_features(
+                lake,
+                moment,
+                engine=make_engine(settings, engine),
+                gap_s=settings.features.session_gap_s,
+                skip_corrupt=skip_corrupt,
+            )
+        except CorruptFileError as exc:
+            console.print(f"[red]error:[/] {exc}\n(--skip-corrupt leaves them out)")
+            raise typer.Exit(1) from None
     path = out or default_path(settings.features_dir, moment, catalog_version())
     write_table(table, path)
     summary = {
         "path": path,
         "as_of": moment.isoformat(),
         "people": table.num_rows,
+        "rows": table.num_rows,
         "features": table.num_columns - 1,
         "version": catalog_version(),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
-    else:
-        console.print(
-            f"{summary['people']:,} people x {summary['features']} features -> {path} "
-            f"({summary['seconds']} s)"
-        )
+    _finish(table, path, summary, as_json, lake)
+
+
+@features_app.command("training-set")
+def training(
+    out: Annotated[str, typer.Option(help="Parquet file to write.")],
+    cutoff: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--cutoff", help="A cutoff, ISO 8601 (repeat for several)."),
+    ] = None,
+    start: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--from", help="First rolling cutoff, ISO 8601."),
+    ] = None,
+    end: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--to", help="Last rolling cutoff, ISO 8601."),
+    ] = None,
+    every: Annotated[str, typer.Option(help="Step between rolling cutoffs (1h, 1d...).")] = "1d",
+    horizon: Annotated[
+        str, typer.Option(help="session (the rest of it), or a span: 30m, 24h...")
+    ] = "24h",
+    label: Annotated[str, typer.Option(help="What the label is: purchase, add_to_cart.")] = (
+        "purchase"
+    ),
+    engine: EngineOption = None,
+    skip_corrupt: SkipCorrupt = False,
+    as_json: AsJson = False,
+) -> None:
+    """Rows of (person, cutoff, features, label) over one or more cutoffs: features from
+    events strictly before each cutoff, the label from the horizon after it."""
+    from intentflow.features.build import write_table
+    from intentflow.features.labels import LABELS, Within, parse_horizon
+    from intentflow.features.training import rolling_cutoffs, training_set
+    from intentflow.lake.reader import CorruptFileError
+
+    settings = Settings()
+    try:
+        span = parse_horizon(horizon)
+        step = parse_horizon(every)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if label not in LABELS:
+        raise typer.BadParameter(f"unknown label {label!r}: {', '.join(LABELS)}")
+    moments = [parse_as_of(c) for c in cutoff or []]
+    if start or end:
+        if not (start and end) or not isinstance(step, Within):
+            raise typer.BadParameter("rolling cutoffs need --from, --to and a span for --every")
+        moments += rolling_cutoffs(parse_as_of(start), parse_as_of(end), step.span)
+    if not moments:
+        raise typer.BadParameter("give --cutoff, or --from and --to")
+    lake = _lake(settings)
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("cutoffs", total=len(set(moments)))
+        try:
+            table = training_set(
+                lake,
+                cutoffs=moments,
+                horizon=span,
+                label=LABELS[label],
+                engine=make_engine(settings, engine),
+                gap_s=settings.features.session_gap_s,
+                skip_corrupt=skip_corrupt,
+                progress=lambda _: progress.advance(task),
+            )
+        except CorruptFileError as exc:
+            console.print(f"[red]error:[/] {exc}\n(--skip-corrupt leaves them out)")
+            raise typer.Exit(1) from None
+    write_table(table, out)
+    labels = table["label"].to_pylist()
+    summary = {
+        "path": out,
+        "as_of": ",".join(sorted(m.isoformat() for m in set(moments))),
+        "cutoffs": len(set(moments)),
+        "rows": table.num_rows,
+        "positives": sum(labels),
+        "label": label,
+        "horizon": span.name,
+        "features": table.num_columns - 3,
+        "version": catalog_version(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    _finish(table, out, summary, as_json, lake)
 
 
 @features_app.command("show")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from intentflow.features.build import AS_OF_KEY, VERSION_KEY, cutoff_us
+from intentflow.features.build import AS_OF_KEY, SKIPPED_KEY, VERSION_KEY, cutoff_us, run_query
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
 from intentflow.features.kinds import Feature
@@ -53,13 +53,15 @@ def training_set(
     features: Sequence[Feature] = FEATURES,
     gap_s: int = SESSION_GAP_S,
     progress: Callable[[datetime], None] | None = None,
+    skip_corrupt: bool = False,
 ) -> pa.Table:
     """Rows of ``user_id``, ``cutoff``, every feature at the cutoff and ``label`` (did the person
     send an event of ``label`` in ``horizon`` after it), for each of ``cutoffs``.
 
     ``horizon`` is :data:`~intentflow.features.labels.REST_OF_SESSION`, a
     :class:`~intentflow.features.labels.Within`, or a plain ``timedelta`` (the same as
-    ``Within``). ``progress`` is called after each cutoff.
+    ``Within``). ``progress`` is called after each cutoff; ``skip_corrupt``: see
+    :func:`~intentflow.features.build.run_query`.
     """
     if not cutoffs:
         raise ValueError("a training set needs at least one cutoff")
@@ -69,15 +71,24 @@ def training_set(
     parts = []
     for moment in moments:
         sql = feature_query(features, cutoff_us(moment), gap_s=gap_s, label=(label, span))
-        table = run.run(sql, lake, moment + span.reach)
+        table = run_query(run, sql, lake, moment + span.reach, skip_corrupt=skip_corrupt)
         table = table.filter(pc.is_valid(table["label"]))
         stamp = pa.array([moment] * table.num_rows, pa.timestamp("us", tz="UTC"))
         parts.append(table.add_column(1, "cutoff", stamp))
         if progress:
             progress(moment)
-    out = pa.concat_tables(parts)
+    skipped = sorted(
+        {
+            path
+            for part in parts
+            for path in (part.schema.metadata or {}).get(SKIPPED_KEY, b"").decode().split(",")
+            if path
+        }
+    )
+    out = pa.concat_tables([part.replace_schema_metadata(None) for part in parts])
     return out.replace_schema_metadata(
         {
+            **({SKIPPED_KEY: ",".join(skipped).encode()} if skipped else {}),
             VERSION_KEY: catalog_version(tuple(features)).encode(),
             AS_OF_KEY: ",".join(m.isoformat() for m in moments).encode(),
             LABEL_KEY: label.name.encode(),

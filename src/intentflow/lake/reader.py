@@ -24,11 +24,48 @@ from intentflow.lake.layout import LakeLayout, partition_of
 _EMPTY_VIEW = "__intentflow_empty_events"
 
 
+class CorruptFileError(ValueError):
+    """Lake files that cannot be read, each with the reason."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        listed = "; ".join(f"{path}: {reason}" for path, reason in problems)
+        super().__init__(f"corrupt Parquet file(s) in the lake: {listed}")
+
+
 class Lake:
     """Read access to the event lake: file listing, DuckDB relations, recent ids."""
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        hidden: frozenset[str] = frozenset(),
+    ):
         self.layout = LakeLayout(url, storage_options)
+        self.hidden = hidden
+        """Files this view of the lake leaves out (see :meth:`excluding`)."""
+
+    def excluding(self, paths: set[str] | frozenset[str]) -> Lake:
+        """The same lake without ``paths`` (corrupt files a reader chose to skip)."""
+        view = Lake.__new__(Lake)
+        view.layout, view.hidden = self.layout, self.hidden | frozenset(paths)
+        return view
+
+    def corrupt_files(
+        self, start: date | None = None, end: date | None = None
+    ) -> list[tuple[str, str]]:
+        """Files in ``[start, end]`` that Arrow cannot read whole, with the reason (every file
+        is read: use it to find the culprit once a query failed)."""
+        problems = []
+        for path in self.files(start, end):
+            try:
+                with self.layout.fs.open(path, "rb") as fh:
+                    pq.ParquetFile(fh).read()
+            except (OSError, ValueError, pa.ArrowException) as exc:
+                problems.append((path, str(exc) or type(exc).__name__))
+        return problems
 
     def files(self, start: date | None = None, end: date | None = None) -> list[str]:
         """Committed files whose partition lies in ``[start, end]`` (a compaction in flight shows
@@ -37,7 +74,7 @@ class Lake:
         hidden = self._compaction_shadowed(set(files))
         out = []
         for path in files:
-            if path in hidden:
+            if path in hidden or path in self.hidden:
                 continue
             day = date.fromisoformat(partition_of(path))
             if (start is None or day >= start) and (end is None or day <= end):
