@@ -102,9 +102,11 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
         ),
         (
             "links",
-            "SELECT anonymous_id, ARG_MAX(user_id, {'us': us, 'id': message_id}) AS user_id "
-            "FROM raw WHERE anonymous_id IS NOT NULL AND user_id IS NOT NULL "
-            "GROUP BY anonymous_id",
+            # from the events, not ``raw``: a second scan of four columns costs less than
+            # holding ``raw`` for two readers
+            "SELECT anonymous_id, ARG_MAX(user_id, {'us': EPOCH_US(timestamp), 'id': "
+            f"message_id}}) AS user_id FROM events WHERE EPOCH_US(timestamp) < {cutoff_us} "
+            "AND anonymous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY anonymous_id",
         ),
         (
             "keyed",

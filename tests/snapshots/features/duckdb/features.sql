@@ -16,10 +16,12 @@ WITH raw AS (
 ), links AS (
   SELECT
     anonymous_id,
-    ARG_MAX(user_id, {'us': us, 'id': message_id}) AS user_id
-  FROM raw
+    ARG_MAX(user_id, {'us': EPOCH_US(timestamp), 'id': message_id}) AS user_id
+  FROM events
   WHERE
-    NOT anonymous_id IS NULL AND NOT user_id IS NULL
+    EPOCH_US(timestamp) < 1767614400000000
+    AND NOT anonymous_id IS NULL
+    AND NOT user_id IS NULL
   GROUP BY
     anonymous_id
 ), keyed AS (

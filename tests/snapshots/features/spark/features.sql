@@ -16,10 +16,12 @@ WITH raw AS (
 ), links AS (
   SELECT
     anonymous_id,
-    MAX_BY(user_id, STRUCT(us AS us, message_id AS id)) AS user_id
-  FROM raw
+    MAX_BY(user_id, STRUCT(UNIX_MICROS(timestamp) AS us, message_id AS id)) AS user_id
+  FROM events
   WHERE
-    NOT anonymous_id IS NULL AND NOT user_id IS NULL
+    UNIX_MICROS(timestamp) < 1767614400000000
+    AND NOT anonymous_id IS NULL
+    AND NOT user_id IS NULL
   GROUP BY
     anonymous_id
 ), keyed AS (
