@@ -195,18 +195,27 @@ def feature_query(
     steps.append(("base", base))
     derived = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in staged("derived"))
     steps.append(("derived", "SELECT base.*" + (f", {derived}" if derived else "") + " FROM base"))
+    sources = ["derived"]
+    if staged("population"):
+        # ranked over everyone on a narrow relation: sorting the wide rows costs far more
+        scores = ", ".join(f"{f.sql(cutoff_us)} AS {f.name}" for f in staged("population"))
+        steps.append(("population", f"SELECT person, {scores} FROM derived"))
+        sources.append("population")
+    if label is not None:
+        steps += label_steps(*label, cutoff_us, gap_s)
+        sources.append("labels")
     columns = ", ".join(
-        f"CAST({f.sql(cutoff_us) if f.stage == 'population' else f.name} AS "
+        f"CAST({'population' if f.stage == 'population' else 'derived'}.{f.name} AS "
         f"{SQL_TYPES[f.output_dtype]}) AS {f.name}"
         for f in features
     )
-    if label is None:
-        return _with(steps, f"SELECT person AS user_id, {columns} FROM derived ORDER BY user_id")
-    steps += label_steps(*label, cutoff_us, gap_s)
+    if label is not None:
+        columns += ", labels.label AS label"
+    joins = "".join(
+        f" LEFT JOIN {source} ON {source}.person = derived.person" for source in sources[1:]
+    )
     return _with(
-        steps,
-        f"SELECT derived.person AS user_id, {columns}, labels.label AS label FROM derived "
-        "LEFT JOIN labels ON labels.person = derived.person ORDER BY user_id",
+        steps, f"SELECT derived.person AS user_id, {columns} FROM derived{joins} ORDER BY user_id"
     )
 
 

@@ -467,125 +467,134 @@ WITH raw AS (
     CAST(events_7d - events_7d_before AS DOUBLE) / NULLIF(events_7d + events_7d_before, 0) AS trend_7d,
     CAST(email_clicks_30d AS DOUBLE) / NULLIF(email_opens_30d, 0) AS email_ctr_30d
   FROM base
+), population AS (
+  SELECT
+    person,
+    CASE
+      WHEN days_since_last_purchase IS NULL
+      THEN 1
+      ELSE CAST(LEAST(
+        5,
+        1 + FLOOR(
+          5 * PERCENT_RANK() OVER (
+            PARTITION BY days_since_last_purchase IS NULL
+            ORDER BY days_since_last_purchase DESC
+          )
+        )
+      ) AS BIGINT)
+    END AS recency_score,
+    CASE
+      WHEN orders_90d IS NULL
+      THEN 1
+      ELSE CAST(LEAST(
+        5,
+        1 + FLOOR(
+          5 * PERCENT_RANK() OVER (PARTITION BY orders_90d IS NULL ORDER BY orders_90d ASC)
+        )
+      ) AS BIGINT)
+    END AS frequency_score,
+    CASE
+      WHEN revenue_90d IS NULL
+      THEN 1
+      ELSE CAST(LEAST(
+        5,
+        1 + FLOOR(
+          5 * PERCENT_RANK() OVER (PARTITION BY revenue_90d IS NULL ORDER BY revenue_90d ASC)
+        )
+      ) AS BIGINT)
+    END AS monetary_score
+  FROM derived
 )
 SELECT
-  person AS user_id,
-  CAST(days_since_last_purchase AS DOUBLE) AS days_since_last_purchase,
-  CAST(days_since_last_visit AS DOUBLE) AS days_since_last_visit,
-  CAST(orders_30d AS BIGINT) AS orders_30d,
-  CAST(revenue_30d AS DOUBLE) AS revenue_30d,
-  CAST(orders_90d AS BIGINT) AS orders_90d,
-  CAST(revenue_90d AS DOUBLE) AS revenue_90d,
-  CAST(CASE
-    WHEN days_since_last_purchase IS NULL
-    THEN 1
-    ELSE CAST(LEAST(
-      5,
-      1 + FLOOR(
-        5 * PERCENT_RANK() OVER (
-          PARTITION BY days_since_last_purchase IS NULL
-          ORDER BY days_since_last_purchase DESC
-        )
-      )
-    ) AS BIGINT)
-  END AS BIGINT) AS recency_score,
-  CAST(CASE
-    WHEN orders_90d IS NULL
-    THEN 1
-    ELSE CAST(LEAST(
-      5,
-      1 + FLOOR(
-        5 * PERCENT_RANK() OVER (PARTITION BY orders_90d IS NULL ORDER BY orders_90d ASC)
-      )
-    ) AS BIGINT)
-  END AS BIGINT) AS frequency_score,
-  CAST(CASE
-    WHEN revenue_90d IS NULL
-    THEN 1
-    ELSE CAST(LEAST(
-      5,
-      1 + FLOOR(
-        5 * PERCENT_RANK() OVER (PARTITION BY revenue_90d IS NULL ORDER BY revenue_90d ASC)
-      )
-    ) AS BIGINT)
-  END AS BIGINT) AS monetary_score,
-  CAST(events_15m AS BIGINT) AS events_15m,
-  CAST(page_views_15m AS BIGINT) AS page_views_15m,
-  CAST(product_views_15m AS BIGINT) AS product_views_15m,
-  CAST(clicks_15m AS BIGINT) AS clicks_15m,
-  CAST(scrolls_15m AS BIGINT) AS scrolls_15m,
-  CAST(searches_15m AS BIGINT) AS searches_15m,
-  CAST(add_to_carts_15m AS BIGINT) AS add_to_carts_15m,
-  CAST(removes_from_cart_15m AS BIGINT) AS removes_from_cart_15m,
-  CAST(wishlist_adds_15m AS BIGINT) AS wishlist_adds_15m,
-  CAST(purchases_15m AS BIGINT) AS purchases_15m,
-  CAST(events_1h AS BIGINT) AS events_1h,
-  CAST(page_views_1h AS BIGINT) AS page_views_1h,
-  CAST(product_views_1h AS BIGINT) AS product_views_1h,
-  CAST(clicks_1h AS BIGINT) AS clicks_1h,
-  CAST(scrolls_1h AS BIGINT) AS scrolls_1h,
-  CAST(searches_1h AS BIGINT) AS searches_1h,
-  CAST(add_to_carts_1h AS BIGINT) AS add_to_carts_1h,
-  CAST(removes_from_cart_1h AS BIGINT) AS removes_from_cart_1h,
-  CAST(wishlist_adds_1h AS BIGINT) AS wishlist_adds_1h,
-  CAST(purchases_1h AS BIGINT) AS purchases_1h,
-  CAST(events_24h AS BIGINT) AS events_24h,
-  CAST(page_views_24h AS BIGINT) AS page_views_24h,
-  CAST(product_views_24h AS BIGINT) AS product_views_24h,
-  CAST(clicks_24h AS BIGINT) AS clicks_24h,
-  CAST(scrolls_24h AS BIGINT) AS scrolls_24h,
-  CAST(searches_24h AS BIGINT) AS searches_24h,
-  CAST(add_to_carts_24h AS BIGINT) AS add_to_carts_24h,
-  CAST(removes_from_cart_24h AS BIGINT) AS removes_from_cart_24h,
-  CAST(wishlist_adds_24h AS BIGINT) AS wishlist_adds_24h,
-  CAST(purchases_24h AS BIGINT) AS purchases_24h,
-  CAST(events_7d AS BIGINT) AS events_7d,
-  CAST(page_views_7d AS BIGINT) AS page_views_7d,
-  CAST(product_views_7d AS BIGINT) AS product_views_7d,
-  CAST(clicks_7d AS BIGINT) AS clicks_7d,
-  CAST(scrolls_7d AS BIGINT) AS scrolls_7d,
-  CAST(searches_7d AS BIGINT) AS searches_7d,
-  CAST(add_to_carts_7d AS BIGINT) AS add_to_carts_7d,
-  CAST(removes_from_cart_7d AS BIGINT) AS removes_from_cart_7d,
-  CAST(wishlist_adds_7d AS BIGINT) AS wishlist_adds_7d,
-  CAST(purchases_7d AS BIGINT) AS purchases_7d,
-  CAST(events_30d AS BIGINT) AS events_30d,
-  CAST(page_views_30d AS BIGINT) AS page_views_30d,
-  CAST(product_views_30d AS BIGINT) AS product_views_30d,
-  CAST(clicks_30d AS BIGINT) AS clicks_30d,
-  CAST(scrolls_30d AS BIGINT) AS scrolls_30d,
-  CAST(searches_30d AS BIGINT) AS searches_30d,
-  CAST(add_to_carts_30d AS BIGINT) AS add_to_carts_30d,
-  CAST(removes_from_cart_30d AS BIGINT) AS removes_from_cart_30d,
-  CAST(wishlist_adds_30d AS BIGINT) AS wishlist_adds_30d,
-  CAST(purchases_30d AS BIGINT) AS purchases_30d,
-  CAST(distinct_items_viewed_30d AS BIGINT) AS distinct_items_viewed_30d,
-  CAST(distinct_categories_viewed_30d AS BIGINT) AS distinct_categories_viewed_30d,
-  CAST(views_per_session_30d AS DOUBLE) AS views_per_session_30d,
-  CAST(cart_to_purchase_30d AS DOUBLE) AS cart_to_purchase_30d,
-  CAST(view_to_cart_30d AS DOUBLE) AS view_to_cart_30d,
-  CAST(sessions_30d AS BIGINT) AS sessions_30d,
-  CAST(abandoned_carts_30d AS BIGINT) AS abandoned_carts_30d,
-  CAST(mean_session_seconds_30d AS DOUBLE) AS mean_session_seconds_30d,
-  CAST(median_session_seconds_30d AS DOUBLE) AS median_session_seconds_30d,
-  CAST(mean_scroll_depth_30d AS DOUBLE) AS mean_scroll_depth_30d,
-  CAST(bounce_rate_30d AS DOUBLE) AS bounce_rate_30d,
-  CAST(pages_per_session_30d AS DOUBLE) AS pages_per_session_30d,
-  CAST(mean_dwell_seconds_30d AS DOUBLE) AS mean_dwell_seconds_30d,
-  CAST(preferred_hour AS BIGINT) AS preferred_hour,
-  CAST(preferred_weekday AS BIGINT) AS preferred_weekday,
-  CAST(days_since_first_seen AS DOUBLE) AS days_since_first_seen,
-  CAST(events_7d_before AS BIGINT) AS events_7d_before,
-  CAST(trend_7d AS DOUBLE) AS trend_7d,
-  CAST(top_category_1 AS TEXT) AS top_category_1,
-  CAST(top_category_1_share AS DOUBLE) AS top_category_1_share,
-  CAST(top_category_2 AS TEXT) AS top_category_2,
-  CAST(top_category_2_share AS DOUBLE) AS top_category_2_share,
-  CAST(top_category_3 AS TEXT) AS top_category_3,
-  CAST(top_category_3_share AS DOUBLE) AS top_category_3_share,
-  CAST(email_opens_30d AS BIGINT) AS email_opens_30d,
-  CAST(email_clicks_30d AS BIGINT) AS email_clicks_30d,
-  CAST(email_ctr_30d AS DOUBLE) AS email_ctr_30d
+  derived.person AS user_id,
+  CAST(derived.days_since_last_purchase AS DOUBLE) AS days_since_last_purchase,
+  CAST(derived.days_since_last_visit AS DOUBLE) AS days_since_last_visit,
+  CAST(derived.orders_30d AS BIGINT) AS orders_30d,
+  CAST(derived.revenue_30d AS DOUBLE) AS revenue_30d,
+  CAST(derived.orders_90d AS BIGINT) AS orders_90d,
+  CAST(derived.revenue_90d AS DOUBLE) AS revenue_90d,
+  CAST(population.recency_score AS BIGINT) AS recency_score,
+  CAST(population.frequency_score AS BIGINT) AS frequency_score,
+  CAST(population.monetary_score AS BIGINT) AS monetary_score,
+  CAST(derived.events_15m AS BIGINT) AS events_15m,
+  CAST(derived.page_views_15m AS BIGINT) AS page_views_15m,
+  CAST(derived.product_views_15m AS BIGINT) AS product_views_15m,
+  CAST(derived.clicks_15m AS BIGINT) AS clicks_15m,
+  CAST(derived.scrolls_15m AS BIGINT) AS scrolls_15m,
+  CAST(derived.searches_15m AS BIGINT) AS searches_15m,
+  CAST(derived.add_to_carts_15m AS BIGINT) AS add_to_carts_15m,
+  CAST(derived.removes_from_cart_15m AS BIGINT) AS removes_from_cart_15m,
+  CAST(derived.wishlist_adds_15m AS BIGINT) AS wishlist_adds_15m,
+  CAST(derived.purchases_15m AS BIGINT) AS purchases_15m,
+  CAST(derived.events_1h AS BIGINT) AS events_1h,
+  CAST(derived.page_views_1h AS BIGINT) AS page_views_1h,
+  CAST(derived.product_views_1h AS BIGINT) AS product_views_1h,
+  CAST(derived.clicks_1h AS BIGINT) AS clicks_1h,
+  CAST(derived.scrolls_1h AS BIGINT) AS scrolls_1h,
+  CAST(derived.searches_1h AS BIGINT) AS searches_1h,
+  CAST(derived.add_to_carts_1h AS BIGINT) AS add_to_carts_1h,
+  CAST(derived.removes_from_cart_1h AS BIGINT) AS removes_from_cart_1h,
+  CAST(derived.wishlist_adds_1h AS BIGINT) AS wishlist_adds_1h,
+  CAST(derived.purchases_1h AS BIGINT) AS purchases_1h,
+  CAST(derived.events_24h AS BIGINT) AS events_24h,
+  CAST(derived.page_views_24h AS BIGINT) AS page_views_24h,
+  CAST(derived.product_views_24h AS BIGINT) AS product_views_24h,
+  CAST(derived.clicks_24h AS BIGINT) AS clicks_24h,
+  CAST(derived.scrolls_24h AS BIGINT) AS scrolls_24h,
+  CAST(derived.searches_24h AS BIGINT) AS searches_24h,
+  CAST(derived.add_to_carts_24h AS BIGINT) AS add_to_carts_24h,
+  CAST(derived.removes_from_cart_24h AS BIGINT) AS removes_from_cart_24h,
+  CAST(derived.wishlist_adds_24h AS BIGINT) AS wishlist_adds_24h,
+  CAST(derived.purchases_24h AS BIGINT) AS purchases_24h,
+  CAST(derived.events_7d AS BIGINT) AS events_7d,
+  CAST(derived.page_views_7d AS BIGINT) AS page_views_7d,
+  CAST(derived.product_views_7d AS BIGINT) AS product_views_7d,
+  CAST(derived.clicks_7d AS BIGINT) AS clicks_7d,
+  CAST(derived.scrolls_7d AS BIGINT) AS scrolls_7d,
+  CAST(derived.searches_7d AS BIGINT) AS searches_7d,
+  CAST(derived.add_to_carts_7d AS BIGINT) AS add_to_carts_7d,
+  CAST(derived.removes_from_cart_7d AS BIGINT) AS removes_from_cart_7d,
+  CAST(derived.wishlist_adds_7d AS BIGINT) AS wishlist_adds_7d,
+  CAST(derived.purchases_7d AS BIGINT) AS purchases_7d,
+  CAST(derived.events_30d AS BIGINT) AS events_30d,
+  CAST(derived.page_views_30d AS BIGINT) AS page_views_30d,
+  CAST(derived.product_views_30d AS BIGINT) AS product_views_30d,
+  CAST(derived.clicks_30d AS BIGINT) AS clicks_30d,
+  CAST(derived.scrolls_30d AS BIGINT) AS scrolls_30d,
+  CAST(derived.searches_30d AS BIGINT) AS searches_30d,
+  CAST(derived.add_to_carts_30d AS BIGINT) AS add_to_carts_30d,
+  CAST(derived.removes_from_cart_30d AS BIGINT) AS removes_from_cart_30d,
+  CAST(derived.wishlist_adds_30d AS BIGINT) AS wishlist_adds_30d,
+  CAST(derived.purchases_30d AS BIGINT) AS purchases_30d,
+  CAST(derived.distinct_items_viewed_30d AS BIGINT) AS distinct_items_viewed_30d,
+  CAST(derived.distinct_categories_viewed_30d AS BIGINT) AS distinct_categories_viewed_30d,
+  CAST(derived.views_per_session_30d AS DOUBLE) AS views_per_session_30d,
+  CAST(derived.cart_to_purchase_30d AS DOUBLE) AS cart_to_purchase_30d,
+  CAST(derived.view_to_cart_30d AS DOUBLE) AS view_to_cart_30d,
+  CAST(derived.sessions_30d AS BIGINT) AS sessions_30d,
+  CAST(derived.abandoned_carts_30d AS BIGINT) AS abandoned_carts_30d,
+  CAST(derived.mean_session_seconds_30d AS DOUBLE) AS mean_session_seconds_30d,
+  CAST(derived.median_session_seconds_30d AS DOUBLE) AS median_session_seconds_30d,
+  CAST(derived.mean_scroll_depth_30d AS DOUBLE) AS mean_scroll_depth_30d,
+  CAST(derived.bounce_rate_30d AS DOUBLE) AS bounce_rate_30d,
+  CAST(derived.pages_per_session_30d AS DOUBLE) AS pages_per_session_30d,
+  CAST(derived.mean_dwell_seconds_30d AS DOUBLE) AS mean_dwell_seconds_30d,
+  CAST(derived.preferred_hour AS BIGINT) AS preferred_hour,
+  CAST(derived.preferred_weekday AS BIGINT) AS preferred_weekday,
+  CAST(derived.days_since_first_seen AS DOUBLE) AS days_since_first_seen,
+  CAST(derived.events_7d_before AS BIGINT) AS events_7d_before,
+  CAST(derived.trend_7d AS DOUBLE) AS trend_7d,
+  CAST(derived.top_category_1 AS TEXT) AS top_category_1,
+  CAST(derived.top_category_1_share AS DOUBLE) AS top_category_1_share,
+  CAST(derived.top_category_2 AS TEXT) AS top_category_2,
+  CAST(derived.top_category_2_share AS DOUBLE) AS top_category_2_share,
+  CAST(derived.top_category_3 AS TEXT) AS top_category_3,
+  CAST(derived.top_category_3_share AS DOUBLE) AS top_category_3_share,
+  CAST(derived.email_opens_30d AS BIGINT) AS email_opens_30d,
+  CAST(derived.email_clicks_30d AS BIGINT) AS email_clicks_30d,
+  CAST(derived.email_ctr_30d AS DOUBLE) AS email_ctr_30d
 FROM derived
+LEFT JOIN population
+  ON population.person = derived.person
 ORDER BY
   user_id
