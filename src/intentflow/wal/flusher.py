@@ -70,6 +70,9 @@ class Flusher:
         self.flushes = 0
         self.last_error: str | None = None
         self._checkpoint = Checkpoint()
+        self._published = self._checkpoint.position
+        """The log position whose events are all in the lake (behind the checkpoint while a
+        committed flush's renames are being published)."""
         self._wake = threading.Condition()
         self._waiting_events = 0
         self._waiting_bytes = 0
@@ -85,6 +88,7 @@ class Flusher:
         """Finish a committed flush, discard uncommitted staged files, and note the backlog."""
         checkpoint = recover(self.checkpoints, self.writer, self.wal_id)
         self._checkpoint = checkpoint
+        self._published = checkpoint.position
         self.catch_up()
         return checkpoint
 
@@ -99,8 +103,10 @@ class Flusher:
 
     @property
     def position(self) -> Position:
-        """Log position committed to the lake."""
-        return self._checkpoint.position
+        """Log position whose events the lake shows: a flush moves it once its files are
+        published, not at its commit point, so that whoever reads the log from here and then
+        lists the lake sees every event in one or the other."""
+        return self._published
 
     # -- notification from the log writer ---------------------------------------------------------
 
@@ -136,6 +142,7 @@ class Flusher:
             # checkpoint, which would drop these renames and leave the files staged for good
             self.writer.publish(self._checkpoint.pending)
             cleared = Checkpoint(self._checkpoint.segment, self._checkpoint.offset)
+            self._published = cleared.position
             self.checkpoints.save(cleared)
             self._checkpoint = cleared
         start = self._checkpoint.position
@@ -161,6 +168,7 @@ class Flusher:
         self.checkpoints.save(committed)
         self._checkpoint = committed
         self.writer.publish(renames)
+        self._published = end
         cleared = Checkpoint(end.segment, end.offset)
         self.checkpoints.save(cleared)
         self._checkpoint = cleared  # only once saved: a failed save is redone by the next flush

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 import pytest
@@ -18,6 +19,7 @@ from intentflow.config import Settings
 from intentflow.events import event_from_dict, lake_line, lake_lines
 from intentflow.lake.reader import Lake
 from intentflow.lake.writer import LakeWriter, table_from_lines
+from intentflow.wal.flusher import Flusher
 
 NOW = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
@@ -149,5 +151,36 @@ def test_ids_the_flusher_moves_while_they_are_reloaded_are_remembered(settings: 
         rt.collector.remember_stored_ids(lake)
         assert Lake(settings.lake_dir).count() == 3  # the backlog did move meanwhile
         assert all(f"m{i}" in rt.collector.recent for i in range(3))
+    finally:
+        rt.log.close(flush=False)
+
+
+def test_ids_of_a_flush_being_published_when_they_are_reloaded_are_remembered(
+    settings: Settings,
+) -> None:
+    """The flusher has committed a flush (its checkpoint moved) but not yet put the files in the
+    lake: the ids are read from the log, which still holds them."""
+    in_thread = settings.flush.model_copy(update={"process": False, "max_age_s": 3600})
+    rt = CollectorRuntime(settings.model_copy(update={"flush": in_thread}))
+    rt.log.open()
+    rows = [
+        event_from_dict(
+            {"type": "page_view", "user_id": "u", "message_id": f"p{i}", "timestamp": NOW}
+        )
+        for i in range(3)
+    ]
+    rt.log.append_sync(b"".join(lake_line(e) for e in rows))
+    flusher = rt.log.flusher
+    assert isinstance(flusher, Flusher)
+    publish = flusher.writer.publish
+
+    def reload_then_publish(renames: Any) -> None:
+        rt.collector.remember_stored_ids(Lake(settings.lake_dir))
+        publish(renames)
+
+    flusher.writer.publish = reload_then_publish  # type: ignore[method-assign]
+    try:
+        assert rt.log.flush() == 3
+        assert all(f"p{i}" in rt.collector.recent for i in range(3))
     finally:
         rt.log.close(flush=False)
