@@ -213,6 +213,8 @@ def _event_aggregate(feature: Feature, ev: pd.DataFrame, cutoff_us: int) -> pd.S
         return ev[feature.column].where(mask).groupby(by).nunique()
     if isinstance(feature, DaysSince):
         mask = _in_window(ev, feature.types, None, cutoff_us)
+        if feature.except_types:
+            mask &= ~ev["type"].isin(feature.except_types)
         moments = ev["us"].where(mask).groupby(by)
         moment = moments.min() if feature.first else moments.max()
         return (cutoff_us - moment) / float(DAY_US)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,7 +22,7 @@ from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
 from intentflow.features.kinds import MICROS, Feature
 from intentflow.features.query import SESSION_GAP_S, feature_query, sessions_query
-from intentflow.lake.reader import CorruptFileError, Lake
+from intentflow.lake.reader import CorruptFileError, Lake, as_utc
 
 VERSION_KEY = b"intentflow.catalog_version"
 AS_OF_KEY = b"intentflow.as_of"
@@ -37,10 +38,13 @@ def run_query(
     files, the error names them (:class:`~intentflow.lake.reader.CorruptFileError`); with
     ``skip_corrupt`` they are left out with a warning, and listed in the table's metadata under
     ``intentflow.skipped_files``."""
+    end = as_utc(end)
     try:
         return engine.run(sql, lake, end)
-    except Exception as exc:
-        problems = lake.corrupt_files(end=end.astimezone(UTC).date())
+    except (MemoryError, duckdb.OutOfMemoryException, duckdb.InterruptException):
+        raise
+    except Exception as exc:  # DuckDB's and Spark's read errors have no common type
+        problems = lake.corrupt_files(end=end.date())
         if not problems:
             raise
         if not skip_corrupt:
@@ -54,9 +58,7 @@ def run_query(
 
 def cutoff_us(moment: datetime) -> int:
     """A cutoff in epoch microseconds (a time without zone is UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = as_utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * MICROS + delta.microseconds
 
 
@@ -71,11 +73,12 @@ def build_features(
 ) -> pa.Table:
     """Everyone's features at ``as_of`` from events strictly before it, stamped with the catalog
     version and the cutoff (``skip_corrupt``: see :func:`run_query`)."""
+    as_of = as_utc(as_of)
     sql = feature_query(features, cutoff_us(as_of), gap_s=gap_s)
     table = run_query(engine or DuckDBEngine(), sql, lake, as_of, skip_corrupt=skip_corrupt)
     metadata = {
         VERSION_KEY: catalog_version(tuple(features)).encode(),
-        AS_OF_KEY: as_of.astimezone(UTC).isoformat().encode(),
+        AS_OF_KEY: as_of.isoformat().encode(),
     }
     return table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
 
@@ -128,7 +131,7 @@ def write_table(table: pa.Table, path: str) -> None:
 
 def default_path(features_dir: str, as_of: datetime, version: str) -> str:
     """``FEATURES/as_of_date=YYYY-MM-DD/features-<version>-<HHMMSS>.parquet``."""
-    moment = as_of.astimezone(UTC)
+    moment = as_utc(as_of)
     return os.path.join(
         features_dir,
         f"as_of_date={moment.date().isoformat()}",

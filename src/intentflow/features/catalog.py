@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from intentflow.events import EVENT_TYPES
 from intentflow.features.kinds import (
     DAY,
     DAYS_30,
@@ -51,9 +50,7 @@ COUNTED_TYPES: Final = (
 COUNT_WINDOWS: Final = (MINUTES_15, HOUR, DAY, WEEK, DAYS_30)
 PRODUCT_TYPES: Final = ("product_view", "add_to_cart", "add_to_wishlist", "purchase")
 """Events that show interest in a product (for category affinity)."""
-ON_SITE_TYPES: Final = tuple(t for t in EVENT_TYPES if t not in OFF_SITE)
-"""Events that mean the person was on the site or in the app (all but emails and identify
-calls)."""
+
 
 PLURALS: Final = {
     "page_view": "page_views",
@@ -103,7 +100,7 @@ def _rfm() -> list[Feature]:
         DaysSince(
             name="days_since_last_visit",
             description="days from the last visit (any event but emails and identify calls)",
-            types=ON_SITE_TYPES,
+            except_types=OFF_SITE,
         ),
     ]
     for window in (DAYS_30, DAYS_90):

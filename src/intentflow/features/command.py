@@ -59,7 +59,10 @@ def parse_as_of(text: str | None) -> datetime:
     """A cutoff from ISO 8601 text; a time without zone is UTC; none means now."""
     if not text:
         return datetime.now(UTC)
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -215,7 +218,7 @@ def training(
     from intentflow.features.build import write_table
     from intentflow.features.labels import LABELS, Within, parse_horizon
     from intentflow.features.training import rolling_cutoffs, training_set
-    from intentflow.lake.reader import CorruptFileError
+    from intentflow.lake.reader import CorruptFileError, as_utc
 
     settings = Settings()
     try:
@@ -229,13 +232,16 @@ def training(
     if start or end:
         if not (start and end) or not isinstance(step, Within):
             raise typer.BadParameter("rolling cutoffs need --from, --to and a span for --every")
-        moments += rolling_cutoffs(parse_as_of(start), parse_as_of(end), step.span)
+        first, last = parse_as_of(start), parse_as_of(end)
+        if first > last:
+            raise typer.BadParameter(f"--from {start} is after --to {end}")
+        moments += rolling_cutoffs(first, last, step.span)
     if not moments:
         raise typer.BadParameter("give --cutoff, or --from and --to")
     lake = _lake(settings)
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("cutoffs", total=len(set(moments)))
+        task = progress.add_task("cutoffs", total=len({as_utc(m) for m in moments}))
         try:
             table = training_set(
                 lake,
@@ -254,8 +260,8 @@ def training(
     labels = table["label"].to_pylist()
     summary = {
         "path": out,
-        "as_of": ",".join(sorted(m.isoformat() for m in set(moments))),
-        "cutoffs": len(set(moments)),
+        "as_of": ",".join(m.isoformat() for m in sorted({as_utc(m) for m in moments})),
+        "cutoffs": len({as_utc(m) for m in moments}),
         "rows": table.num_rows,
         "positives": sum(labels),
         "label": label,

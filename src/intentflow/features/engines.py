@@ -8,13 +8,13 @@ query with sqlglot; its session runs with UTC as its time zone so that times mea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 
 from intentflow.features.query import to_dialect
-from intentflow.lake.reader import Lake
+from intentflow.lake.reader import Lake, as_utc
 
 
 class Engine(Protocol):
@@ -75,7 +75,7 @@ class SparkEngine:
         session.conf.set("spark.sql.session.timeZone", "UTC")
 
     def run(self, sql: str, lake: Lake, end: datetime) -> pa.Table:
-        files = [lake.layout.qualified(p) for p in lake.files(end=end.astimezone(UTC).date())]
+        files = [lake.layout.qualified(p) for p in lake.files(end=as_utc(end).date())]
         if files:
             frame = self.session.read.option("basePath", lake.layout.events_dir).parquet(*files)
         else:

@@ -163,15 +163,17 @@ class Distinct(Feature):
 
 @dataclass(frozen=True, kw_only=True)
 class DaysSince(Feature):
-    """Days from the latest (or, with ``first``, the earliest) event of ``types`` to the cutoff;
-    empty when there is none."""
+    """Days from the latest (or, with ``first``, the earliest) event of ``types`` (all types
+    when empty) but not of ``except_types``, to the cutoff; empty when there is none."""
 
     types: tuple[str, ...] = ()
+    except_types: tuple[str, ...] = ()
     first: bool = False
 
     def sql(self, cutoff_us: int) -> str:
         pick = "MIN" if self.first else "MAX"
-        moment = f"{pick}(CASE WHEN {_where(self.types, None, cutoff_us)} THEN us END)"
+        extra = f"NOT {types_in(self.except_types)}" if self.except_types else ""
+        moment = f"{pick}(CASE WHEN {_where(self.types, None, cutoff_us, extra)} THEN us END)"
         return f"CAST({cutoff_us} - {moment} AS DOUBLE) / {float(DAY_US)}"
 
 

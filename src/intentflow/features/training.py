@@ -14,7 +14,7 @@ label) are left out.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,7 +25,7 @@ from intentflow.features.engines import DuckDBEngine, Engine
 from intentflow.features.kinds import Feature
 from intentflow.features.labels import PURCHASE, Horizon, Label, Within
 from intentflow.features.query import SESSION_GAP_S, feature_query
-from intentflow.lake.reader import Lake
+from intentflow.lake.reader import Lake, as_utc
 
 LABEL_KEY = b"intentflow.label"
 HORIZON_KEY = b"intentflow.horizon"
@@ -67,11 +67,14 @@ def training_set(
         raise ValueError("a training set needs at least one cutoff")
     span = Within(horizon) if isinstance(horizon, timedelta) else horizon
     run = engine or DuckDBEngine()
-    moments = sorted({(c if c.tzinfo else c.replace(tzinfo=UTC)).astimezone(UTC) for c in cutoffs})
+    moments = sorted({as_utc(c) for c in cutoffs})
     parts = []
     for moment in moments:
         sql = feature_query(features, cutoff_us(moment), gap_s=gap_s, label=(label, span))
         table = run_query(run, sql, lake, moment + span.reach, skip_corrupt=skip_corrupt)
+        found = (table.schema.metadata or {}).get(SKIPPED_KEY, b"").decode()
+        if found:  # left out of the later cutoffs too, without searching again
+            lake = lake.excluding(set(found.split(",")))
         table = table.filter(pc.is_valid(table["label"]))
         stamp = pa.array([moment] * table.num_rows, pa.timestamp("us", tz="UTC"))
         parts.append(table.add_column(1, "cutoff", stamp))

@@ -56,13 +56,17 @@ class Lake:
     def corrupt_files(
         self, start: date | None = None, end: date | None = None
     ) -> list[tuple[str, str]]:
-        """Files in ``[start, end]`` that Arrow cannot read whole, with the reason (every file
-        is read: use it to find the culprit once a query failed)."""
+        """Files in ``[start, end]`` that Arrow cannot decode, with the reason. Every file is
+        read whole, one at a time: use it to find the culprit once a query failed. A file that
+        cannot be fetched (a network error) raises rather than counting as corrupt."""
         problems = []
         for path in self.files(start, end):
+            with self.layout.fs.open(path, "rb") as fh:
+                data = fh.read()
             try:
-                with self.layout.fs.open(path, "rb") as fh:
-                    pq.ParquetFile(fh).read()
+                parquet = pq.ParquetFile(pa.BufferReader(data))
+                for group in range(parquet.num_row_groups):
+                    parquet.read_row_group(group)
             except (OSError, ValueError, pa.ArrowException) as exc:
                 problems.append((path, str(exc) or type(exc).__name__))
         return problems
@@ -166,11 +170,14 @@ class Lake:
         return ids
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """The same moment in UTC, whose date is the partition that holds it."""
-    if moment is None:
-        return None
+def as_utc(moment: datetime) -> datetime:
+    """The same moment in UTC, whose date is the partition that holds it (a time without zone
+    is UTC already)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
 
 
 def _mtime(info: dict[str, Any]) -> float:

@@ -3,6 +3,7 @@ scores, affinity, and no leak from events at or after the cutoff."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,14 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from intentflow.events import event_from_dict, lake_lines
-from intentflow.features.build import VERSION_KEY, build_features, build_sessions, cutoff_us
+from intentflow.events import LAKE_SCHEMA, event_from_dict, lake_lines
+from intentflow.features.build import (
+    AS_OF_KEY,
+    VERSION_KEY,
+    build_features,
+    build_sessions,
+    cutoff_us,
+)
 from intentflow.features.catalog import BY_NAME, FEATURES, catalog_version
 from intentflow.features.kinds import DAY, HOUR, WEEK, Window
 from intentflow.lake.layout import LakeLayout
@@ -222,3 +229,34 @@ def test_the_version_changes_with_a_definition_not_a_description() -> None:
     rewindowed = replace(feature, window=DAY)
     assert catalog_version((reworded,)) == catalog_version((feature,))
     assert catalog_version((rewindowed,)) != catalog_version((feature,))
+
+
+def test_a_cutoff_without_zone_is_utc_whatever_the_local_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = write_lake(tmp_path / "lake", history())
+    aware = build_features(lake, CUTOFF)
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        naive = build_features(lake, CUTOFF.replace(tzinfo=None))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert naive == aware
+    assert naive.schema.metadata[AS_OF_KEY] == aware.schema.metadata[AS_OF_KEY]
+
+
+def test_an_unknown_event_type_is_a_visit_for_sessions_and_recency_alike(tmp_path: Path) -> None:
+    rows = lake_table(
+        [
+            {"type": "page_view", "user_id": "u", "timestamp": at(days=3)},
+            {"type": "page_view", "user_id": "u", "timestamp": at(hours=1)},
+        ]
+    ).to_pylist()
+    rows[1]["type"] = "video_play"  # written to the lake by another tool
+    lake = write_lake(tmp_path / "lake", pa.Table.from_pylist(rows, schema=LAKE_SCHEMA))
+    [row] = build_features(lake, CUTOFF).to_pylist()
+    assert row["sessions_30d"] == 2
+    assert row["days_since_last_visit"] == pytest.approx(1 / 24)
+    assert (row["events_30d"], row["page_views_30d"]) == (2, 1)

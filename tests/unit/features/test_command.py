@@ -102,6 +102,8 @@ def test_training_set_over_rolling_cutoffs(data_dir: Path) -> None:
         ["--horizon", "soon", "--cutoff", "2026-01-05T12:00:00"],
         ["--label", "refund", "--cutoff", "2026-01-05T12:00:00"],
         ["--from", "2026-01-05T12:00:00"],
+        ["--from", "2026-01-05T12:00:00", "--to", "2026-01-04T12:00:00"],
+        ["--cutoff", "yesterday"],
         [],
     ],
 )

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from intentflow.features.build import VERSION_KEY
+from intentflow.features.build import SKIPPED_KEY, VERSION_KEY
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.labels import (
     ADD_TO_CART,
@@ -23,11 +23,12 @@ from intentflow.features.labels import (
     parse_horizon,
 )
 from intentflow.features.training import HORIZON_KEY, LABEL_KEY, rolling_cutoffs, training_set
-from intentflow.lake.reader import Lake
+from intentflow.lake.reader import CorruptFileError, Lake
 from intentflow.simulate.clickstream import SimulationConfig, simulate
 
 from ...tables import assert_same
 from .test_catalog import CUTOFF, lake_table, write_lake
+from .test_command import corrupt
 
 
 def after(**delta: float) -> str:
@@ -230,3 +231,20 @@ def test_rolling_cutoffs_and_horizons() -> None:
             parse_horizon(bad)
     with pytest.raises(ValueError, match="cutoff"):
         training_set(Lake("/nonexistent"), cutoffs=[], horizon=REST_OF_SESSION)
+
+
+def test_a_corrupt_file_is_named_or_skipped_for_every_cutoff(tmp_path: Path) -> None:
+    lake = write_lake(tmp_path / "lake", people())
+    write_lake(
+        tmp_path / "lake",
+        [event("page_view", f"x-{i}", after(hours=1)) for i in range(300)],
+        "extra",
+    )
+    [bad] = (tmp_path / "lake").rglob("*extra*.parquet")
+    corrupt(bad)
+    cutoffs = [CUTOFF, CUTOFF + timedelta(hours=2)]
+    with pytest.raises(CorruptFileError, match=bad.name):
+        training_set(lake, cutoffs=cutoffs, horizon=timedelta(hours=1))
+    table = training_set(lake, cutoffs=cutoffs, horizon=timedelta(hours=1), skip_corrupt=True)
+    assert table.schema.metadata[SKIPPED_KEY].decode().endswith(bad.name)
+    assert set(table["user_id"].to_pylist()) == {"u-1", "u-2", "u-3", "anon-4", "u-5", "u-6", "u-4"}

@@ -133,23 +133,7 @@ WITH raw AS (
   SELECT
     person,
     CAST(1767614400000000 - MAX(CASE WHEN type IN ('purchase') THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_purchase,
-    CAST(1767614400000000 - MAX(
-      CASE
-        WHEN type IN (
-          'page_view',
-          'product_view',
-          'click',
-          'scroll',
-          'add_to_cart',
-          'remove_from_cart',
-          'add_to_wishlist',
-          'purchase',
-          'search',
-          'custom'
-        )
-        THEN us
-      END
-    ) AS DOUBLE) / 86400000000.0 AS days_since_last_visit,
+    CAST(1767614400000000 - MAX(CASE WHEN NOT type IN ('email_open', 'email_click', 'identify') THEN us END) AS DOUBLE) / 86400000000.0 AS days_since_last_visit,
     SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN 1 ELSE 0 END) AS orders_30d,
     COALESCE(
       SUM(CASE WHEN type IN ('purchase') AND us >= 1765026000000000 THEN revenue END),
