@@ -17,6 +17,7 @@ from rich.table import Table
 
 from intentflow.config import Settings
 from intentflow.features.command import features_app
+from intentflow.intent.command import train_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 lake_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain the event lake.")
@@ -24,6 +25,7 @@ quarantine_app = typer.Typer(no_args_is_help=True, help="Rejected events: list a
 app.add_typer(lake_app, name="lake")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(features_app, name="features")
+app.add_typer(train_app, name="train")
 console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]
