@@ -90,6 +90,24 @@ def run_measured(
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err), elapsed, rss.peak
 
 
+def bench_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a measured child: this one without its intentflow settings, with
+    ``data_dir`` as the data dir, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTFLOW_")}
+    env.update({"INTENTFLOW_DATA_DIR": str(data_dir), **extra})
+    return env
+
+
+def run_json(cmd: list[str], env: dict[str, str]) -> tuple[dict[str, Any], float, int]:
+    """Run a measured command that prints a JSON object on its last line: the object, wall
+    seconds and peak RSS bytes. A failed command raises with the end of its stderr."""
+    result, wall, peak = run_measured(cmd, env)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-3000:])
+    parsed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed, wall, peak
+
+
 def report(name: str, summary: list[str], figures: dict[str, Any]) -> None:
     """Print the human summary, save the result, and print one JSON object as the last line."""
     for line in summary:

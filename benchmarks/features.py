@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -30,16 +29,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, log, report, run_measured
+from _common import RESULTS, bench_env, log, report, run_json
 
 HERE = Path(__file__).resolve().parent
 USERS_PER_EVENT = 0.25
 """Simulated users per event: the lake of N events holds the first N events of N/4 simulated
 users (about one person per ten events once anonymous visitors are joined to their logins)."""
-
-
-def _env(data_dir: Path) -> dict[str, str]:
-    return {**os.environ, "INTENTFLOW_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1"}
 
 
 def _lake(n: int) -> Path:
@@ -60,9 +55,7 @@ def _lake(n: int) -> Path:
         write_jsonl(islice(simulate(config), n), str(path))
         log(f"features: importing {n:,} events")
         cmd = [sys.executable, "-m", "intentflow.cli", "ingest", str(path), "--json"]
-        result, _, _ = run_measured(cmd, _env(data_dir))
-        if result.returncode != 0:
-            raise RuntimeError(result.stderr[-2000:])
+        run_json(cmd, bench_env(data_dir))
     (data_dir / "ready").touch()
     return data_dir
 
@@ -83,19 +76,14 @@ def _cutoff(data_dir: Path) -> str:
 def _child(args: list[str], data_dir: Path) -> tuple[dict[str, Any], float, float]:
     """Run this script as a measured child; its JSON line, wall seconds and peak RSS MiB."""
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    result, wall, peak = run_measured(cmd, _env(data_dir))
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1]), wall, peak / 2**20
+    result, wall, peak = run_json(cmd, bench_env(data_dir))
+    return result, wall, peak / 2**20
 
 
 def _duckdb(data_dir: Path, cutoff: str, out: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "intentflow.cli", "features", "build", "--as-of", cutoff]
     cmd += ["--out", str(out), "--json"]
-    result, wall, peak = run_measured(cmd, _env(data_dir))
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-3000:])
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary, wall, peak = run_json(cmd, bench_env(data_dir))
     return {
         "people": summary["people"],
         "query_s": summary["seconds"],

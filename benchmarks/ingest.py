@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 import httpx
 import msgspec
-from _common import RESULTS, log, report, run_measured
+from _common import RESULTS, bench_env, log, report, run_json
 
 from intentflow.collect.server import free_port
 from intentflow.lake.reader import Lake
@@ -44,9 +44,7 @@ DATASETS = Path(os.environ.get("INTENTFLOW_DATASETS", HERE.parents[1] / "shared"
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTENTFLOW_")}
-    env.update({"INTENTFLOW_DATA_DIR": str(data_dir), "INTENTFLOW_WRITE_KEYS": KEY, **extra})
-    return env
+    return bench_env(data_dir, INTENTFLOW_WRITE_KEYS=KEY, **extra)
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -153,10 +151,7 @@ def bench_http(n_events: int, concurrency: int, work: Path) -> dict[str, Any]:
 def _import(path: Path, args: list[str], work: Path, label: str) -> dict[str, Any]:
     data_dir = work / f"import-{label}"
     cmd = [sys.executable, "-m", "intentflow.cli", "ingest", str(path), *args, "--json"]
-    result, wall, peak = run_measured(cmd, _env(data_dir))
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    rep: dict[str, Any] = msgspec.json.decode(result.stdout.strip().splitlines()[-1])
+    rep, wall, peak = run_json(cmd, _env(data_dir))
     return {
         "rows": rep["rows"],
         "accepted": rep["accepted"],

@@ -56,6 +56,12 @@ def run_query(
     return table.replace_schema_metadata({**(table.schema.metadata or {}), SKIPPED_KEY: skipped})
 
 
+def skipped_files(table: pa.Table) -> list[str]:
+    """The corrupt lake files a table was built without (see :func:`run_query`)."""
+    listed = (table.schema.metadata or {}).get(SKIPPED_KEY, b"").decode()
+    return [path for path in listed.split(",") if path]
+
+
 def cutoff_us(moment: datetime) -> int:
     """A cutoff in epoch microseconds (a time without zone is UTC)."""
     delta = as_utc(moment) - datetime(1970, 1, 1, tzinfo=UTC)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from rich.table import Table
 
 from intentflow.config import Settings
 from intentflow.features.catalog import FEATURES, catalog_version
+
+if TYPE_CHECKING:
+    from intentflow.lake.reader import Lake
 
 features_app = typer.Typer(no_args_is_help=True, help="User features: list, build, show.")
 console = Console(stderr=True)
@@ -110,19 +115,32 @@ SkipCorrupt = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="Print a JSON summary.")]
 
 
-def _lake(settings: Settings) -> Any:
+def _lake(settings: Settings) -> Lake:
     from intentflow.lake.reader import Lake
 
     return Lake(settings.lake_dir, settings.lake.storage_options)
 
 
-def _finish(table: Any, path: str, summary: dict[str, Any], as_json: bool, lake: Any) -> None:
-    """Warn about skipped files and unknown event types; print the summary."""
-    from intentflow.features.build import SKIPPED_KEY, type_counts, unknown_types
+@contextmanager
+def _stop_on_corrupt_files() -> Iterator[None]:
+    """A corrupt lake file ends the command with its name and the way around it."""
+    from intentflow.lake.reader import CorruptFileError
 
-    skipped = (table.schema.metadata or {}).get(SKIPPED_KEY, b"").decode()
-    summary["skipped_files"] = [p for p in skipped.split(",") if p]
-    as_of = parse_as_of(summary["as_of"].split(",")[-1])
+    try:
+        yield
+    except CorruptFileError as exc:
+        console.print(f"[red]error:[/] {exc}\n(--skip-corrupt leaves them out)")
+        raise typer.Exit(1) from None
+
+
+def _finish(
+    table: Any, path: str, summary: dict[str, Any], as_json: bool, lake: Lake, as_of: datetime
+) -> None:
+    """Warn about skipped files and unknown event types (before ``as_of``); print the
+    summary."""
+    from intentflow.features.build import skipped_files, type_counts, unknown_types
+
+    summary["skipped_files"] = skipped_files(table)
     readable = lake.excluding(set(summary["skipped_files"]))
     summary["unknown_types"] = unknown_types(type_counts(readable, as_of))
     for file in summary["skipped_files"]:
@@ -155,24 +173,19 @@ def build(
 ) -> None:
     """Everyone's features at a cutoff, from events strictly before it."""
     from intentflow.features.build import build_features, default_path, write_table
-    from intentflow.lake.reader import CorruptFileError
 
     settings = Settings()
     moment = parse_as_of(as_of)
     lake = _lake(settings)
     started = time.perf_counter()
-    with console.status(f"building features as of {moment.isoformat()}"):
-        try:
-            table = build_features(
-                lake,
-                moment,
-                engine=make_engine(settings, engine),
-                gap_s=settings.features.session_gap_s,
-                skip_corrupt=skip_corrupt,
-            )
-        except CorruptFileError as exc:
-            console.print(f"[red]error:[/] {exc}\n(--skip-corrupt leaves them out)")
-            raise typer.Exit(1) from None
+    with console.status(f"building features as of {moment.isoformat()}"), _stop_on_corrupt_files():
+        table = build_features(
+            lake,
+            moment,
+            engine=make_engine(settings, engine),
+            gap_s=settings.features.session_gap_s,
+            skip_corrupt=skip_corrupt,
+        )
     path = out or default_path(settings.features_dir, moment, catalog_version())
     write_table(table, path)
     summary = {
@@ -184,7 +197,7 @@ def build(
         "version": catalog_version(),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _finish(table, path, summary, as_json, lake)
+    _finish(table, path, summary, as_json, lake, moment)
 
 
 @features_app.command("training-set")
@@ -218,7 +231,7 @@ def training(
     from intentflow.features.build import write_table
     from intentflow.features.labels import LABELS, Within, parse_horizon
     from intentflow.features.training import rolling_cutoffs, training_set
-    from intentflow.lake.reader import CorruptFileError, as_utc
+    from intentflow.lake.reader import as_utc
 
     settings = Settings()
     try:
@@ -238,30 +251,27 @@ def training(
         moments += rolling_cutoffs(first, last, step.span)
     if not moments:
         raise typer.BadParameter("give --cutoff, or --from and --to")
+    distinct = sorted({as_utc(m) for m in moments})
     lake = _lake(settings)
     started = time.perf_counter()
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("cutoffs", total=len({as_utc(m) for m in moments}))
-        try:
-            table = training_set(
-                lake,
-                cutoffs=moments,
-                horizon=span,
-                label=LABELS[label],
-                engine=make_engine(settings, engine),
-                gap_s=settings.features.session_gap_s,
-                skip_corrupt=skip_corrupt,
-                progress=lambda _: progress.advance(task),
-            )
-        except CorruptFileError as exc:
-            console.print(f"[red]error:[/] {exc}\n(--skip-corrupt leaves them out)")
-            raise typer.Exit(1) from None
+    with Progress(console=console, transient=True) as progress, _stop_on_corrupt_files():
+        task = progress.add_task("cutoffs", total=len(distinct))
+        table = training_set(
+            lake,
+            cutoffs=distinct,
+            horizon=span,
+            label=LABELS[label],
+            engine=make_engine(settings, engine),
+            gap_s=settings.features.session_gap_s,
+            skip_corrupt=skip_corrupt,
+            progress=lambda _: progress.advance(task),
+        )
     write_table(table, out)
     labels = table["label"].to_pylist()
     summary = {
         "path": out,
-        "as_of": ",".join(m.isoformat() for m in sorted({as_utc(m) for m in moments})),
-        "cutoffs": len({as_utc(m) for m in moments}),
+        "as_of": ",".join(m.isoformat() for m in distinct),
+        "cutoffs": len(distinct),
         "rows": table.num_rows,
         "positives": sum(labels),
         "label": label,
@@ -270,7 +280,7 @@ def training(
         "version": catalog_version(),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    _finish(table, out, summary, as_json, lake)
+    _finish(table, out, summary, as_json, lake, distinct[-1])
 
 
 @features_app.command("show")
@@ -281,15 +291,10 @@ def show(
 ) -> None:
     """One person's features at a cutoff, readable."""
     from intentflow.features.build import build_features
-    from intentflow.lake.reader import Lake
 
     settings = Settings()
     moment = parse_as_of(as_of)
-    table = build_features(
-        Lake(settings.lake_dir, settings.lake.storage_options),
-        moment,
-        gap_s=settings.features.session_gap_s,
-    )
+    table = build_features(_lake(settings), moment, gap_s=settings.features.session_gap_s)
     rows = [r for r in table.to_pylist() if r["user_id"] == user_id]
     if not rows:
         console.print(f"no events of {user_id!r} before {moment.isoformat()}")

@@ -83,6 +83,18 @@ DAYS_30 = Window("30d", 30 * 86_400, bucket_seconds=3_600)
 DAYS_90 = Window("90d", 90 * 86_400, bucket_seconds=86_400)
 
 
+def identity(source: str) -> tuple[str, str]:
+    """The ``person`` of ``source``'s events and the join that finds it: the user id, else the
+    user id the anonymous id was last linked to (the ``links`` step), else the anonymous id.
+    Features and labels key events the same way through it."""
+    person = f"COALESCE({source}.user_id, links.user_id, {source}.anonymous_id) AS person"
+    join = (
+        f"LEFT JOIN links ON {source}.user_id IS NULL "
+        f"AND {source}.anonymous_id = links.anonymous_id"
+    )
+    return person, join
+
+
 def types_in(types: tuple[str, ...], column: str = "type") -> str:
     """SQL condition: ``column`` is one of ``types``."""
     return f"{column} IN (" + ", ".join(f"'{t}'" for t in types) + ")"

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
 
-from intentflow.features.kinds import MICROS, OFF_SITE, types_in
+from intentflow.features.kinds import MICROS, OFF_SITE, identity, types_in
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,10 @@ def label_steps(
     """Common table expressions ending in ``labels(person, label)``; they use the feature query's
     ``links`` and ``ev`` steps and the ``events`` relation."""
     end = cutoff_us + int(horizon.reach.total_seconds()) * MICROS
+    person, linked = identity("events")
     keyed = (
-        "SELECT COALESCE(events.user_id, links.user_id, events.anonymous_id) AS person, "
-        "events.anonymous_id AS anonymous_id, type, session_id, message_id, "
-        "EPOCH_US(timestamp) AS us FROM events LEFT JOIN links ON events.user_id IS NULL "
-        "AND events.anonymous_id = links.anonymous_id "
+        f"SELECT {person}, events.anonymous_id AS anonymous_id, type, session_id, message_id, "
+        f"EPOCH_US(timestamp) AS us FROM events {linked} "
         f"WHERE EPOCH_US(timestamp) >= {cutoff_us} AND EPOCH_US(timestamp) < {end}"
     )
     steps = [

@@ -25,7 +25,7 @@ from typing import Final
 import sqlglot
 from sqlglot import exp
 
-from intentflow.features.kinds import MICROS, OFF_SITE, Feature, Ranked, types_in
+from intentflow.features.kinds import MICROS, OFF_SITE, Feature, Ranked, identity, types_in
 from intentflow.features.labels import Horizon, Label, label_steps
 
 SESSION_GAP_S: Final = 30 * 60
@@ -78,7 +78,8 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
     order = "ORDER BY us, message_id"
     gap = gap_s * MICROS
     off_site = types_in(OFF_SITE)
-    visit = f"(PARTITION BY person, {off_site} {order})"
+    visit = f"PARTITION BY person, {off_site} {order}"
+    person, linked = identity("raw")
     context = ", channel, context.page_url AS page_url, context.user_agent AS user_agent"
     columns = {
         name: spec for name, spec in SESSION_COLUMNS.items() if describe or name not in DESCRIPTIVE
@@ -108,23 +109,18 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
             f"message_id}}) AS user_id FROM events WHERE EPOCH_US(timestamp) < {cutoff_us} "
             "AND anonymous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY anonymous_id",
         ),
-        (
-            "keyed",
-            f"SELECT {kept}, COALESCE(raw.user_id, links.user_id, raw.anonymous_id) AS person "
-            "FROM raw LEFT JOIN links ON raw.user_id IS NULL "
-            "AND raw.anonymous_id = links.anonymous_id",
-        ),
+        ("keyed", f"SELECT {kept}, {person} FROM raw {linked}"),
         (
             "ordered",
-            f"SELECT keyed.*, LAG(us) OVER {visit} AS previous_us, LEAD(us) OVER {visit} "
-            f"AS next_us, LEAD(session_id) OVER {visit} AS next_session_id, "
-            f"ROW_NUMBER() OVER {visit} AS seq"
+            f"SELECT keyed.*, LAG(us) OVER ({visit}) AS previous_us, LEAD(us) OVER ({visit}) "
+            f"AS next_us, LEAD(session_id) OVER ({visit}) AS next_session_id, "
+            f"ROW_NUMBER() OVER ({visit}) AS seq"
             + (f", {DEVICE} AS device" if describe else "")
             + " FROM keyed",
         ),
         (
             "visits",
-            f"SELECT ordered.*, SUM({breaks}) OVER ({visit[1:-1]} ROWS BETWEEN UNBOUNDED "
+            f"SELECT ordered.*, SUM({breaks}) OVER ({visit} ROWS BETWEEN UNBOUNDED "
             "PRECEDING AND CURRENT ROW) AS visit FROM ordered",
         ),
         (

@@ -19,7 +19,14 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from intentflow.features.build import AS_OF_KEY, SKIPPED_KEY, VERSION_KEY, cutoff_us, run_query
+from intentflow.features.build import (
+    AS_OF_KEY,
+    SKIPPED_KEY,
+    VERSION_KEY,
+    cutoff_us,
+    run_query,
+    skipped_files,
+)
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
 from intentflow.features.kinds import Feature
@@ -69,29 +76,23 @@ def training_set(
     run = engine or DuckDBEngine()
     moments = sorted({as_utc(c) for c in cutoffs})
     parts = []
+    skipped: list[str] = []
     for moment in moments:
         sql = feature_query(features, cutoff_us(moment), gap_s=gap_s, label=(label, span))
         table = run_query(run, sql, lake, moment + span.reach, skip_corrupt=skip_corrupt)
-        found = (table.schema.metadata or {}).get(SKIPPED_KEY, b"").decode()
+        found = skipped_files(table)
         if found:  # left out of the later cutoffs too, without searching again
-            lake = lake.excluding(set(found.split(",")))
+            skipped += found
+            lake = lake.excluding(set(found))
         table = table.filter(pc.is_valid(table["label"]))
         stamp = pa.array([moment] * table.num_rows, pa.timestamp("us", tz="UTC"))
         parts.append(table.add_column(1, "cutoff", stamp))
         if progress:
             progress(moment)
-    skipped = sorted(
-        {
-            path
-            for part in parts
-            for path in (part.schema.metadata or {}).get(SKIPPED_KEY, b"").decode().split(",")
-            if path
-        }
-    )
     out = pa.concat_tables([part.replace_schema_metadata(None) for part in parts])
     return out.replace_schema_metadata(
         {
-            **({SKIPPED_KEY: ",".join(skipped).encode()} if skipped else {}),
+            **({SKIPPED_KEY: ",".join(sorted(skipped)).encode()} if skipped else {}),
             VERSION_KEY: catalog_version(tuple(features)).encode(),
             AS_OF_KEY: ",".join(m.isoformat() for m in moments).encode(),
             LABEL_KEY: label.name.encode(),

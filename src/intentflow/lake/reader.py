@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import posixpath
 from collections.abc import Iterator
@@ -36,21 +37,15 @@ class CorruptFileError(ValueError):
 class Lake:
     """Read access to the event lake: file listing, DuckDB relations, recent ids."""
 
-    def __init__(
-        self,
-        url: str,
-        storage_options: dict[str, Any] | None = None,
-        *,
-        hidden: frozenset[str] = frozenset(),
-    ):
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
         self.layout = LakeLayout(url, storage_options)
-        self.hidden = hidden
+        self.hidden: frozenset[str] = frozenset()
         """Files this view of the lake leaves out (see :meth:`excluding`)."""
 
     def excluding(self, paths: set[str] | frozenset[str]) -> Lake:
         """The same lake without ``paths`` (corrupt files a reader chose to skip)."""
-        view = Lake.__new__(Lake)
-        view.layout, view.hidden = self.layout, self.hidden | frozenset(paths)
+        view = copy.copy(self)
+        view.hidden = self.hidden | frozenset(paths)
         return view
 
     def corrupt_files(
