@@ -17,7 +17,8 @@ from rich.table import Table
 
 from intentflow.config import Settings
 from intentflow.features.command import features_app
-from intentflow.intent.command import train_app
+from intentflow.models.command import models_app
+from intentflow.models.intent.command import report_app, score, train_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 lake_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain the event lake.")
@@ -26,6 +27,9 @@ app.add_typer(lake_app, name="lake")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
+app.add_typer(models_app, name="models")
+app.add_typer(report_app, name="report")
+app.command("score")(score)
 console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]

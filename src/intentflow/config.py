@@ -133,6 +133,23 @@ class FeatureSettings(_Section):
     """DuckDB's memory limit for feature queries (``4GB``); its default when unset."""
 
 
+class ModelSettings(_Section):
+    """Trained models: the registry and how a challenger becomes champion."""
+
+    registry_url: str | None = None
+    """Where versioned models live (a local directory). Defaults to ``DATA_DIR/models``."""
+
+    promote_metric: Literal["roc_auc", "pr_auc", "log_loss", "brier"] = "pr_auc"
+    """The test metric a challenger must beat the champion on, both scored on the challenger's
+    test split. PR-AUC by default: purchases are rare, and it rewards the top of the ranking."""
+
+    promote_margin: float = 0.0
+    """How much better (in the metric's units) a challenger must be to become champion."""
+
+    intent_trials: int = 30
+    """Optuna trials when tuning the intent model."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -145,7 +162,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: str = "./intentflow-data"
-    """Holds ``wal/``, ``lake/`` and ``quarantine/`` (and later ``models/``)."""
+    """Holds ``wal/``, ``lake/``, ``quarantine/``, ``features/`` and ``models/``."""
 
     write_keys: Annotated[tuple[str, ...], NoDecode] = ("dev-write-key",)
     """Write keys the collector accepts (comma-separated in the environment)."""
@@ -155,6 +172,7 @@ class Settings(BaseSettings):
     flush: FlushSettings = FlushSettings()
     lake: LakeSettings = LakeSettings()
     features: FeatureSettings = FeatureSettings()
+    models: ModelSettings = ModelSettings()
 
     @field_validator("write_keys", mode="before")
     @classmethod
@@ -177,6 +195,11 @@ class Settings(BaseSettings):
     def features_dir(self) -> str:
         """Feature tables, partitioned by as-of date."""
         return os.path.join(self.data_dir, "features")
+
+    @property
+    def models_dir(self) -> str:
+        """The model registry."""
+        return self.models.registry_url or os.path.join(self.data_dir, "models")
 
     @property
     def lake_dir(self) -> str:

@@ -200,6 +200,31 @@ def build(
     _finish(table, path, summary, as_json, lake, moment)
 
 
+def cutoffs_from_options(
+    cutoff: list[str] | None, start: str | None, end: str | None, every: str
+) -> list[datetime]:
+    """Distinct UTC cutoffs from ``--cutoff`` (repeated) and rolling ``--from/--to/--every``."""
+    from intentflow.features.labels import Within, parse_horizon
+    from intentflow.features.training import rolling_cutoffs
+    from intentflow.lake.reader import as_utc
+
+    try:
+        step = parse_horizon(every)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    moments = [parse_as_of(c) for c in cutoff or []]
+    if start or end:
+        if not (start and end) or not isinstance(step, Within):
+            raise typer.BadParameter("rolling cutoffs need --from, --to and a span for --every")
+        first, last = parse_as_of(start), parse_as_of(end)
+        if first > last:
+            raise typer.BadParameter(f"--from {start} is after --to {end}")
+        moments += rolling_cutoffs(first, last, step.span)
+    if not moments:
+        raise typer.BadParameter("give --cutoff, or --from and --to")
+    return sorted({as_utc(m) for m in moments})
+
+
 @features_app.command("training-set")
 def training(
     out: Annotated[str, typer.Option(help="Parquet file to write.")],
@@ -229,29 +254,17 @@ def training(
     """Rows of (person, cutoff, features, label) over one or more cutoffs: features from
     events strictly before each cutoff, the label from the horizon after it."""
     from intentflow.features.build import write_table
-    from intentflow.features.labels import LABELS, Within, parse_horizon
-    from intentflow.features.training import rolling_cutoffs, training_set
-    from intentflow.lake.reader import as_utc
+    from intentflow.features.labels import LABELS, parse_horizon
+    from intentflow.features.training import training_set
 
     settings = Settings()
     try:
         span = parse_horizon(horizon)
-        step = parse_horizon(every)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if label not in LABELS:
         raise typer.BadParameter(f"unknown label {label!r}: {', '.join(LABELS)}")
-    moments = [parse_as_of(c) for c in cutoff or []]
-    if start or end:
-        if not (start and end) or not isinstance(step, Within):
-            raise typer.BadParameter("rolling cutoffs need --from, --to and a span for --every")
-        first, last = parse_as_of(start), parse_as_of(end)
-        if first > last:
-            raise typer.BadParameter(f"--from {start} is after --to {end}")
-        moments += rolling_cutoffs(first, last, step.span)
-    if not moments:
-        raise typer.BadParameter("give --cutoff, or --from and --to")
-    distinct = sorted({as_utc(m) for m in moments})
+    distinct = cutoffs_from_options(cutoff, start, end, every)
     lake = _lake(settings)
     started = time.perf_counter()
     with Progress(console=console, transient=True) as progress, _stop_on_corrupt_files():

@@ -126,6 +126,16 @@ class Lake:
             conditions.append(f"timestamp < '{end.isoformat()}'::TIMESTAMPTZ")
         return relation.filter(" AND ".join(conditions)) if conditions else relation
 
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        """The first and the last event time (UTC), or ``None`` for an empty lake."""
+        if not self.files():
+            return None
+        events = self.events(self.connect())
+        ((first, last),) = events.select("min(timestamp), max(timestamp)").fetchall()
+        if first is None or last is None:
+            return None
+        return as_utc(first), as_utc(last)
+
     def count(self) -> int:
         """Number of events in the lake."""
         return sum(self.rows_in(path) for path in self.files())

@@ -18,7 +18,7 @@ ones, one class only, fewer positives or negatives than folds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -42,6 +42,14 @@ class TrainingTable:
     label: str
     dropped: tuple[str, ...] = ()
     """Columns left out: identifiers and columns with a single value."""
+    groups: np.ndarray | None = None
+    """The person of each row, for splits grouped by person."""
+    times: np.ndarray | None = None
+    """The time of each row (a training set's cutoff), for splits in time."""
+    feature_version: str | None = None
+    """The feature catalog's version when the features come from it."""
+    descriptions: dict[str, str] = field(default_factory=dict)
+    """Feature descriptions, for reasons in plain words."""
 
     @property
     def positives(self) -> int:
@@ -77,9 +85,20 @@ def binary_labels(values: pd.Series, name: str) -> np.ndarray:
 
 
 def prepare(
-    frame: pd.DataFrame, label: str, *, folds: int = 5, drop: tuple[str, ...] = ()
+    frame: pd.DataFrame,
+    label: str,
+    *,
+    folds: int = 5,
+    drop: tuple[str, ...] = (),
+    group: str | None = None,
+    time: str | None = None,
 ) -> TrainingTable:
-    """Check ``frame`` and split it into features and labels (see the module's doc)."""
+    """Check ``frame`` and split it into features and labels (see the module's doc). ``group``
+    names the person column and ``time`` the time column, when splits need them; neither is a
+    feature."""
+    for role, column in (("group", group), ("time", time)):
+        if column is not None and column not in frame.columns:
+            raise TableError(f"no {role} column {column!r} in the table")
     if label not in frame.columns:
         raise TableError(
             f"no label column {label!r}; columns: {', '.join(map(str, frame.columns))}"
@@ -96,8 +115,8 @@ def prepare(
             f"label {label!r} has {positives} positives and {negatives} negatives: too few for "
             f"{folds} folds"
         )
-    features = frame.drop(columns=[label, *[c for c in drop if c in frame.columns]])
-    dropped = [c for c in drop if c in frame.columns]
+    dropped = [c for c in (*drop, group, time) if c is not None and c in frame.columns]
+    features = frame.drop(columns=[label, *dropped])
     for column in list(features.columns):
         values = features[column]
         if values.nunique(dropna=False) <= 1:
@@ -111,4 +130,11 @@ def prepare(
             features[column] = values.astype(str).where(values.notna()).astype("category")
     if features.shape[1] == 0:
         raise TableError("no feature columns left besides the label")
-    return TrainingTable(features, labels, label, tuple(dropped))
+    return TrainingTable(
+        features,
+        labels,
+        label,
+        tuple(dropped),
+        groups=frame[group].to_numpy() if group else None,
+        times=pd.to_datetime(frame[time]).to_numpy() if time else None,
+    )

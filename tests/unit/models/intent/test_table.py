@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from intentflow.intent.table import TableError, prepare, read_table
+from intentflow.models.intent.table import TableError, prepare, read_table
 
 
 def frame(labels: list[object], **columns: list[object]) -> pd.DataFrame:

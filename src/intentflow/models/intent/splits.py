@@ -11,7 +11,7 @@ or after the earliest test time (when times are given).
 >>> check_split(np.array([0, 1]), np.array([1, 2]))
 Traceback (most recent call last):
 ...
-intentflow.intent.splits.LeakError: 1 rows are in both the training and the test side
+intentflow.models.intent.splits.LeakError: 1 rows are in both the training and the test side
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def stratified_folds(labels: np.ndarray, k: int, *, seed: int = 42) -> list[Spli
 
 
 def grouped_folds(
-    labels: np.ndarray, groups: Sequence[object], k: int, *, seed: int = 42
+    labels: np.ndarray, groups: Sequence[object] | np.ndarray, k: int, *, seed: int = 42
 ) -> list[Split]:
     """``k`` folds where each person (group) is in one fold only, stratified as far as that
     allows."""
@@ -69,7 +69,7 @@ def check_split(
     train: np.ndarray,
     test: np.ndarray,
     *,
-    groups: Sequence[object] | None = None,
+    groups: Sequence[object] | np.ndarray | None = None,
     times: np.ndarray | None = None,
 ) -> None:
     """Raise :class:`LeakError` when the test side leaks into training."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from intentflow.intent.splits import (
+from intentflow.models.intent.splits import (
     LeakError,
     check_split,
     grouped_folds,

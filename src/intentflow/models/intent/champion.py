@@ -1,0 +1,110 @@
+"""Registering a trained intent model, and champion against challenger.
+
+A new model is registered as a challenger with everything its report needs: its files, its
+metadata (:mod:`~intentflow.models.intent.train`), its test predictions beside the baselines'
+(``test.parquet``) and SHAP values of a sample of test rows (``shap.parquet``). It becomes
+champion when there is none, or when it beats the champion on the challenger's own test rows
+(the champion is scored on them too) by the configured margin in the configured metric. A
+champion that reads other features cannot be scored on them: the challenger then stays a
+challenger, to be promoted by hand (``intentflow models promote``).
+
+A champion trained on data that overlaps the challenger's test rows has seen them, which can
+only favour the champion: the comparison is conservative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from intentflow.models.intent.evaluate import scores
+from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.intent.table import TrainingTable
+from intentflow.models.intent.train import Fold
+from intentflow.models.registry import Registry
+
+LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+SHAP_SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger became champion, and why."""
+
+    promoted: bool
+    reason: str
+    champion: str | None
+    """The champion it was compared with (``None`` when there was none)."""
+    champion_score: float | None = None
+    challenger_score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def register(registry: Registry, fold: Fold, table: TrainingTable, summary: dict[str, Any]) -> str:
+    """Store ``fold``'s model as a new version (not yet champion); returns the version."""
+    model = fold.model
+    test = table.features.iloc[fold.test_rows]
+    sample = test.iloc[:SHAP_SAMPLE]
+    contributions = model.booster.contributions(model.schema.matrix(sample))
+
+    def write(folder: Path) -> None:
+        model.save(folder)
+        fold.predictions.to_parquet(folder / "test.parquet", index=False)
+        shap = pd.DataFrame(contributions[:, :-1], columns=list(model.schema.columns))
+        values = pd.DataFrame(model.schema.matrix(sample), columns=list(model.schema.columns))
+        shap.to_parquet(folder / "shap.parquet", index=False)
+        values.to_parquet(folder / "shap_values.parquet", index=False)
+
+    cv = {k: v for k, v in summary.items() if k != "folds" and not isinstance(v, list)}
+    version = registry.register(KIND, write, {**model.meta, "cross_validation": cv})
+    model.meta = registry.info(KIND, version).meta
+    return version
+
+
+def challenge(
+    registry: Registry,
+    version: str,
+    fold: Fold,
+    table: TrainingTable,
+    *,
+    metric: str = "pr_auc",
+    margin: float = 0.0,
+) -> Decision:
+    """Promote ``version`` if it beats the champion (see the module's doc)."""
+    current = registry.champion(KIND)
+    if current is None:
+        registry.promote(KIND, version)
+        return Decision(True, "no champion yet", None)
+    champion = IntentModel.load(registry.info(KIND, current).path)
+    if champion.feature_version != fold.model.feature_version:
+        return Decision(
+            False,
+            f"the champion reads features of version {champion.feature_version}, the "
+            f"challenger {fold.model.feature_version}: compare and promote by hand",
+            current,
+        )
+    labels = fold.predictions["label"].to_numpy()
+    theirs = scores(
+        labels,
+        champion.predict_proba(table.features.iloc[fold.test_rows]),
+        threshold=champion.threshold.value,
+    )[metric]
+    ours = fold.metrics["model"][metric]
+    gain = (theirs - ours) if metric in LOWER_IS_BETTER else (ours - theirs)
+    promoted = bool(np.isfinite(gain) and gain > margin)
+    if promoted:
+        registry.promote(KIND, version)
+    word = "beats" if promoted else "does not beat"
+    return Decision(
+        promoted,
+        f"{metric} {ours:.4f} {word} the champion's {theirs:.4f} by more than {margin:g}",
+        current,
+        float(theirs),
+        float(ours),
+    )
