@@ -1,7 +1,10 @@
 """``intentflow demo``: the whole embedded pipeline on one laptop, in one command.
 
 It starts the collector in this process, sends events to it over HTTP (simulated, or a real file),
-waits for the background flusher to move them into the lake, and prints what the lake holds.
+waits for the background flusher to move them into the lake, and prints what the lake holds. Then
+it builds everyone's features, trains the intent model on the lake's history (its test scores
+beside logistic regression and the add-to-cart rule), prints the reasons behind two people's
+scores and writes the model's report.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def run_demo(
     stats = lake_stats(lake)
     Console().print(stats_table(stats))
     stats["features"] = _features(settings, lake, stats["last_event"], console)
+    stats["intent"] = _intent(settings, stats["features"], console)
     return stats
 
 
@@ -125,6 +129,68 @@ def _features(
         shown.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in values))
     Console().print(shown)
     return {"people": table.num_rows, "path": path, "as_of": as_of.isoformat()}
+
+
+def _intent(settings: Settings, features: dict[str, Any], console: Console) -> dict[str, Any]:
+    """Train the intent model on the lake (a 24-hour purchase label at cutoffs 12 hours apart),
+    print its test scores, two people's reasons, and write its report."""
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from intentflow.features.labels import Within
+    from intentflow.models.intent.champion import train_and_register
+    from intentflow.models.intent.command import summary_table
+    from intentflow.models.intent.lake import RULE_COLUMN, lake_table
+    from intentflow.models.intent.model import KIND, IntentModel
+    from intentflow.models.intent.report import write_report
+    from intentflow.models.intent.table import TableError
+    from intentflow.models.intent.train import TrainOptions, default_split
+    from intentflow.models.registry import Registry
+
+    if not features.get("people"):
+        return {}
+    started = time.monotonic()
+    try:
+        with console.status("intent model: training set"):
+            table = lake_table(
+                settings, horizon=Within(timedelta(hours=24)), every=timedelta(hours=12)
+            )
+        options = TrainOptions(trials=10, split=default_split(table), rule=RULE_COLUMN)
+        with console.status(f"intent model: {options.trials} trials on {len(table.labels):,} rows"):
+            result = train_and_register(
+                Registry(settings.models_dir),
+                table,
+                options,
+                metric=settings.models.promote_metric,
+                margin=settings.models.promote_margin,
+            )
+    except TableError as exc:
+        console.print(f"intent model: not trained ({exc})")
+        return {}
+    console.print(
+        f"intent model {result['model_version']}: {len(table.labels):,} rows "
+        f"({table.positives:,} bought within 24h), {options.split} split, "
+        f"{time.monotonic() - started:.1f}s"
+    )
+    Console().print(summary_table(result))
+    registry = Registry(settings.models_dir)
+    info = registry.info(KIND)
+    model = IntentModel.load(info.path)
+    people = pd.read_parquet(features["path"])
+    scored = model.explain(people)
+    order = sorted(range(len(scored)), key=lambda i: -scored[i].probability)
+    for i in (order[0], order[len(order) // 2]):
+        person = scored[i]
+        kind = "high intent" if person.high_intent else "casual"
+        console.print(
+            f"{people['user_id'].iloc[i]}: intent {person.probability:.2f} ({kind}), because"
+        )
+        for reason in person.reasons:
+            console.print(f"  - {reason.words()}")
+    report = write_report(info.path, Path(settings.data_dir) / "reports" / f"intent-{info.version}")
+    console.print(f"intent report: {report}")
+    return {**result, "report": str(report)}
 
 
 def _wait_for_flush(url: str, timeout: float) -> float:

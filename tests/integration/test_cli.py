@@ -185,9 +185,9 @@ def test_schema_and_errors(tmp_path: Path) -> None:
     assert both.returncode != 0 and "--out" in both.stderr
 
 
-def test_demo_sends_flushes_and_builds_features(tmp_path: Path) -> None:
+def test_demo_sends_flushes_builds_features_and_trains_intent(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    result = run(data_dir, "demo", "--users", "60", "--days", "2")
+    result = run(data_dir, "demo", "--users", "150", "--days", "3")
     assert "collector:" in result.stderr and "features:" in result.stderr
     (path,) = (data_dir / "features").glob("as_of_date=*/features-*.parquet")
     table = pq.read_table(path)
@@ -196,3 +196,9 @@ def test_demo_sends_flushes_and_builds_features(tmp_path: Path) -> None:
     # every event of the two simulated days lies in everyone's 30-day window
     assert sum(table["events_30d"].to_pylist()) == stats["events"]
     assert "most active people" in result.stdout
+    # the intent model: trained on the lake, champion, explained, reported
+    (champion,) = [m for m in last_json(run(data_dir, "models", "list", "--json")) if m["champion"]]
+    assert f"intent model {champion['version']}" in result.stderr
+    assert "logistic regression" in result.stdout and "rule" in result.stdout
+    assert result.stderr.count("the intent (") >= 2  # reasons in words for two people
+    assert (data_dir / "reports" / f"intent-{champion['version']}" / "index.html").exists()

@@ -73,14 +73,12 @@ def parse_as_of(text: str | None) -> datetime:
 
 def make_engine(settings: Settings, name: str | None) -> Any:
     """The configured (or named) engine; Spark starts a session on the configured master."""
-    from intentflow.features.engines import DuckDBEngine, SparkEngine, spark_session
+    from intentflow.features.engines import configured_engine
 
-    chosen = name or settings.features.engine
-    if chosen == "duckdb":
-        return DuckDBEngine(memory_limit=settings.features.duckdb_memory_limit)
-    if chosen == "spark":
-        return SparkEngine(spark_session(settings.features.spark_master))
-    raise typer.BadParameter(f"unknown engine {chosen!r}: duckdb or spark")
+    try:
+        return configured_engine(settings, name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @features_app.command("list")

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from intentflow.config import Settings
 from intentflow.features.query import to_dialect
 from intentflow.lake.reader import Lake, as_utc
 
@@ -87,3 +88,14 @@ class SparkEngine:
         frame.createOrReplaceTempView("events")
         result = self.session.sql(to_dialect(sql, "spark"))
         return result.toArrow()
+
+
+def configured_engine(settings: Settings, name: str | None = None) -> Engine:
+    """The configured engine, or the one named; Spark starts a session on the configured
+    master."""
+    chosen = name or settings.features.engine
+    if chosen == "duckdb":
+        return DuckDBEngine(memory_limit=settings.features.duckdb_memory_limit)
+    if chosen == "spark":
+        return SparkEngine(spark_session(settings.features.spark_master))
+    raise ValueError(f"unknown engine {chosen!r}: duckdb or spark")

@@ -31,7 +31,8 @@ import optuna
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-Split = tuple[np.ndarray, np.ndarray]
+from intentflow.models.intent.splits import Split
+
 Search = Literal["tpe", "grid"]
 Final = Literal["bagged", "refit"]
 

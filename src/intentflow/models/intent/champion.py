@@ -14,6 +14,7 @@ only favour the champion: the comparison is conservative.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import pandas as pd
 from intentflow.models.intent.evaluate import scores
 from intentflow.models.intent.model import KIND, IntentModel
 from intentflow.models.intent.table import TrainingTable
-from intentflow.models.intent.train import Fold
+from intentflow.models.intent.train import Fold, TrainOptions, train
 from intentflow.models.registry import Registry
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
@@ -108,3 +109,34 @@ def challenge(
         float(theirs),
         float(ours),
     )
+
+
+def train_and_register(
+    registry: Registry,
+    table: TrainingTable,
+    options: TrainOptions,
+    *,
+    cv: int | None = None,
+    metric: str = "pr_auc",
+    margin: float = 0.0,
+    promote: bool = True,
+    on_fold: Callable[[int, Fold], None] | None = None,
+) -> dict[str, Any]:
+    """Train (:func:`~intentflow.models.intent.train.train`), register the first fold's model,
+    let it challenge the champion; returns the mean test scores with ``model_version``,
+    ``champion`` and the ``promotion`` decision."""
+    training = train(table, options, cv=cv, on_fold=on_fold)
+    fold = training.folds[0]
+    version = register(registry, fold, table, training.summary)
+    decision = (
+        challenge(registry, version, fold, table, metric=metric, margin=margin) if promote else None
+    )
+    return {
+        **{k: v for k, v in training.summary.items() if k != "features"},
+        "model_version": version,
+        "champion": bool(decision and decision.promoted),
+        "promotion": decision.to_json() if decision else None,
+        "threshold": fold.model.threshold.value,
+        "split": options.split,
+        "learner": options.learner,
+    }

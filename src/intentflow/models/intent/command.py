@@ -28,35 +28,26 @@ def _table_from_lake(
     settings: Settings, horizon: str, label: str, start: str | None, end: str | None, every: str
 ) -> Any:
     """A training table of the lake's features over rolling cutoffs."""
-    from intentflow.features.command import cutoffs_from_options, make_engine
+    from intentflow.features.command import cutoffs_from_options
     from intentflow.features.labels import LABELS, Within, parse_horizon
-    from intentflow.features.training import training_set
-    from intentflow.lake.reader import Lake
-    from intentflow.models.intent.lake import default_cutoffs, from_training_set
+    from intentflow.models.intent.lake import lake_table
 
     span, step = parse_horizon(horizon), parse_horizon(every)
     if label not in LABELS:
         raise typer.BadParameter(f"unknown label {label!r}: {', '.join(LABELS)}")
     if not isinstance(step, Within):
         raise typer.BadParameter("--every takes a span such as 6h or 1d")
-    lake = Lake(settings.lake_dir, settings.lake.storage_options)
-    cutoffs = (
-        cutoffs_from_options(None, start, end, every)
-        if start or end
-        else default_cutoffs(lake, span, step.span)
-    )
+    cutoffs = cutoffs_from_options(None, start, end, every) if start or end else None
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("training set: cutoffs", total=len(cutoffs))
-        table = training_set(
-            lake,
-            cutoffs=cutoffs,
+        task = progress.add_task("training set: cutoffs", total=None)
+        return lake_table(
+            settings,
             horizon=span,
+            every=step.span,
             label=LABELS[label],
-            engine=make_engine(settings, None),
-            gap_s=settings.features.session_gap_s,
-            progress=lambda _: progress.advance(task),
+            cutoffs=cutoffs,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    return from_training_set(table)
 
 
 def _table_from_file(
@@ -112,6 +103,9 @@ def intent(
     search: Annotated[str, typer.Option(help="tpe (Optuna) or grid.")] = "tpe",
     trials: Annotated[int | None, typer.Option(help="The search's trial budget.", min=1)] = None,
     inner_folds: Annotated[int, typer.Option(help="Validation folds for tuning.", min=2)] = 3,
+    test_share: Annotated[
+        float, typer.Option(help="The held-out test share without --cv.", min=0.05, max=0.5)
+    ] = 0.2,
     calibration: Annotated[str, typer.Option(help="platt, isotonic or none.")] = "platt",
     target_precision: Annotated[
         float | None,
@@ -139,12 +133,12 @@ def intent(
 ) -> None:
     """Train the intent model, evaluate it beside logistic regression and the rule on untouched
     test rows, register it, and promote it if it beats the champion."""
-    from intentflow.models.intent.champion import challenge, register
+    from intentflow.models.intent.champion import train_and_register
     from intentflow.models.intent.lake import RULE_COLUMN
     from intentflow.models.intent.schema import FeatureMismatchError
     from intentflow.models.intent.splits import LeakError
     from intentflow.models.intent.table import TableError
-    from intentflow.models.intent.train import TrainOptions, train
+    from intentflow.models.intent.train import TrainOptions, default_split
     from intentflow.models.registry import Registry
 
     settings = Settings()
@@ -155,17 +149,13 @@ def intent(
         else:
             prepared = _table_from_file(table, label, cv or 5, drop, group, time_column)
         lake_features = prepared.feature_version is not None
-        chosen = split or (
-            "temporal"
-            if lake_features and prepared.times is not None and len(set(prepared.times)) >= 3
-            else ("grouped" if lake_features else "stratified")
-        )
         options = TrainOptions(
             learner=learner,
             search=search,  # type: ignore[arg-type]
             trials=trials or settings.models.intent_trials,
             inner_folds=inner_folds,
-            split=chosen,  # type: ignore[arg-type]
+            test_share=test_share,
+            split=split or default_split(prepared),  # type: ignore[arg-type]
             calibration=calibration,  # type: ignore[arg-type]
             target_precision=target_precision,
             rule=rule or (RULE_COLUMN if lake_features else None),
@@ -182,39 +172,30 @@ def intent(
             )
 
         with console.status(
-            f"{folds} x {options.trials} trials on {len(prepared.labels):,} rows ({chosen} split)"
+            f"{folds} x {options.trials} trials on {len(prepared.labels):,} rows "
+            f"({options.split} split)"
         ):
-            training = train(prepared, options, cv=cv, on_fold=on_fold)
+            result = train_and_register(
+                Registry(settings.models_dir),
+                prepared,
+                options,
+                cv=cv,
+                metric=settings.models.promote_metric,
+                margin=settings.models.promote_margin,
+                promote=promote,
+                on_fold=on_fold,
+            )
     except (TableError, LeakError, FeatureMismatchError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    registry = Registry(settings.models_dir)
-    version = register(registry, training.folds[0], prepared, training.summary)
-    decision = (
-        challenge(
-            registry,
-            version,
-            training.folds[0],
-            prepared,
-            metric=settings.models.promote_metric,
-            margin=settings.models.promote_margin,
-        )
-        if promote
-        else None
-    )
-    result: dict[str, Any] = {
-        **{k: v for k, v in training.summary.items() if k != "features"},
-        "model_version": version,
-        "champion": bool(decision and decision.promoted),
-        "promotion": decision.to_json() if decision else None,
-        "threshold": training.model.threshold.value,
-        "split": chosen,
-        "learner": learner,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    result["seconds"] = round(time.perf_counter() - started, 1)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
         return
-    _print_summary(result, cv)
+    Console().print(summary_table(result, cv))
+    decision = result["promotion"]
+    if decision:
+        state = "champion" if decision["promoted"] else "challenger"
+        console.print(f"{result['model_version']} is {state}: {decision['reason']}")
 
 
 def _check_choices(options: Any) -> None:
@@ -231,7 +212,8 @@ def _check_choices(options: Any) -> None:
             raise typer.BadParameter(f"--{name} {value!r}: choose one of {', '.join(choices)}")
 
 
-def _print_summary(result: dict[str, Any], cv: int | None) -> None:
+def summary_table(result: dict[str, Any], cv: int | None = None) -> Table:
+    """The test scores of the model and its baselines as a table."""
     what = f"{cv}-fold cross-validation" if cv else "held-out test rows"
     out = Table(title=f"intent model {result['model_version']}: {what}")
     scorers = [("model", ""), ("logistic regression", "baseline_"), ("rule", "rule_")]
@@ -241,11 +223,7 @@ def _print_summary(result: dict[str, Any], cv: int | None) -> None:
         out.add_column(name)
     for key in ("roc_auc", "pr_auc", "f1", "log_loss", "brier"):
         out.add_row(key, *(f"{result[f'{p}{key}']:.4f}" for _, p in scorers))
-    Console().print(out)
-    decision = result["promotion"]
-    if decision:
-        state = "champion" if decision["promoted"] else "challenger"
-        console.print(f"{result['model_version']} is {state}: {decision['reason']}")
+    return out
 
 
 def score(

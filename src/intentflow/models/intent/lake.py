@@ -10,14 +10,17 @@ the feature version, and the catalog's descriptions the words of the reasons.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 
+from intentflow.config import Settings
 from intentflow.features.build import VERSION_KEY
 from intentflow.features.catalog import FEATURES
-from intentflow.features.labels import Horizon
-from intentflow.features.training import rolling_cutoffs
+from intentflow.features.engines import configured_engine
+from intentflow.features.labels import PURCHASE, Horizon, Label
+from intentflow.features.training import rolling_cutoffs, training_set
 from intentflow.lake.reader import Lake
 from intentflow.models.intent.table import TableError, TrainingTable, prepare
 
@@ -57,3 +60,35 @@ def default_cutoffs(lake: Lake, horizon: Horizon, every: timedelta) -> list[date
             f"cutoffs every {every} with a {horizon.name} horizon"
         )
     return cutoffs
+
+
+def lake_table(
+    settings: Settings,
+    *,
+    horizon: Horizon,
+    every: timedelta,
+    label: Label = PURCHASE,
+    cutoffs: list[datetime] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainingTable:
+    """A training table of the lake's features at ``cutoffs`` (default: every ``every`` over
+    the lake, :func:`default_cutoffs`); ``progress(done, total)`` after each cutoff."""
+    lake = Lake(settings.lake_dir, settings.lake.storage_options)
+    moments = cutoffs or default_cutoffs(lake, horizon, every)
+    done = [0]
+
+    def advance(_: datetime) -> None:
+        done[0] += 1
+        if progress:
+            progress(done[0], len(moments))
+
+    table = training_set(
+        lake,
+        cutoffs=moments,
+        horizon=horizon,
+        label=label,
+        engine=configured_engine(settings),
+        gap_s=settings.features.session_gap_s,
+        progress=advance,
+    )
+    return from_training_set(table)

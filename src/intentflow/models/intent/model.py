@@ -1,10 +1,10 @@
 """The intent model as it is stored and served: boosters, feature schema, calibrator, threshold,
-reasons.
+reasons::
 
->>> model = IntentModel.load("intentflow-data/models")           # doctest: +SKIP
->>> model.predict_proba(features_table)                          # doctest: +SKIP
->>> model.score_one({"product_view_events_1h": 12, ...})         # doctest: +SKIP
-Scored(probability=0.71, high_intent=True, reasons=[...])
+    model = IntentModel.load("intentflow-data/models")      # the registry's champion
+    model.predict_proba(features_table)                     # calibrated probabilities
+    model.score_one({"product_views_1h": 12, ...})          # Scored(probability, high_intent,
+                                                            #        reasons)
 
 A model reads the features it was trained on: :meth:`IntentModel.load` with ``feature_version``
 (the feature catalog's version, or a table's schema version) refuses a model trained on other
@@ -30,6 +30,8 @@ from intentflow.models.registry import META, Registry
 
 KIND = "intent"
 MODEL_FILE = "model.json"
+NEGLIGIBLE = 0.005
+"""Contributions smaller than this (in log-odds) are no reason."""
 
 
 class FeatureVersionError(FeatureMismatchError):
@@ -111,7 +113,11 @@ class IntentModel:
         out = []
         for row, values, p in zip(contributions, matrix, probabilities, strict=True):
             order = np.argsort(-np.abs(row[:-1]))[:top]
-            reasons = [self.reason(int(i), float(values[i]), float(row[i])) for i in order]
+            reasons = [
+                self.reason(int(i), float(values[i]), float(row[i]))
+                for i in order
+                if abs(row[i]) >= NEGLIGIBLE
+            ]
             out.append(Scored(float(p), bool(p >= self.threshold.value), reasons))
         return out
 

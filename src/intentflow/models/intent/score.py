@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from intentflow.models.intent.model import IntentModel
+from intentflow.models.intent.model import NEGLIGIBLE, IntentModel
 
 REASON = pa.struct(
     [("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64())]
@@ -31,7 +31,8 @@ def score_table(
     batch: int = 100_000,
 ) -> pa.Table:
     """Rows of ``user_id``, ``probability``, ``high_intent``, ``reasons`` (the ``top``
-    features by absolute SHAP value) and ``model_version``, in ``batch``-row steps."""
+    features by absolute SHAP value, leaving out negligible ones) and ``model_version``, in
+    ``batch``-row steps."""
     probabilities, reasons = [], []
     for start in range(0, len(features), batch):
         matrix = model.schema.matrix(features.iloc[start : start + batch])
@@ -50,6 +51,7 @@ def score_table(
                     for reason in (
                         model.reason(int(i), float(matrix[row, i]), float(shap[row, i]))
                         for i in picks
+                        if abs(shap[row, i]) >= NEGLIGIBLE
                     )
                 ]
             )

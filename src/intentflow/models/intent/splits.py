@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -35,6 +35,14 @@ def stratified_folds(labels: np.ndarray, k: int, *, seed: int = 42) -> list[Spli
     return [(train, test) for train, test in folds.split(np.zeros(len(labels)), labels)]
 
 
+def stratified_holdout(labels: np.ndarray, share: float, *, seed: int = 42) -> Split:
+    """One split holding out ``share`` of the rows, with the positive share of the whole on both
+    sides."""
+    rows = np.arange(len(labels))
+    train, test = train_test_split(rows, test_size=share, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(test)
+
+
 def grouped_folds(
     labels: np.ndarray, groups: Sequence[object] | np.ndarray, k: int, *, seed: int = 42
 ) -> list[Split]:
@@ -47,22 +55,21 @@ def grouped_folds(
     ]
 
 
-def temporal_split(
-    times: np.ndarray, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Train, validation and test rows by time: the earliest rows train, the latest test. Rows
-    of one time never straddle two parts."""
-    if abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) <= 0:
-        raise ValueError("fractions must be positive and add up to 1")
+def time_cut(times: np.ndarray, share: float) -> Split:
+    """Earlier and later rows: the later part holds the latest ``share`` of the distinct times
+    (at least one), so rows of one time never straddle the cut.
+
+    >>> time_cut(np.array([3, 1, 2, 3, 1]), 0.3)
+    (array([1, 2, 4]), array([0, 3]))
+    """
     distinct = np.unique(times)
     n = len(distinct)
-    if n < 3:
-        raise ValueError("a temporal split needs at least three distinct times")
-    cut = min(max(1, round(n * fractions[0])), n - 2)
-    end = min(max(cut + 1, round(n * (fractions[0] + fractions[1]))), n - 1)
-    first, second = distinct[cut], distinct[end]
+    if n < 2:
+        raise ValueError("a split in time needs at least two distinct times")
+    later = min(max(1, round(n * share)), n - 1)
+    boundary = distinct[n - later]
     rows = np.arange(len(times))
-    return rows[times < first], rows[(times >= first) & (times < second)], rows[times >= second]
+    return rows[times < boundary], rows[times >= boundary]
 
 
 def check_split(

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import intentflow
-from intentflow.models.intent.boosting import LEARNERS, Final, Search, Split, Trial
+from intentflow.models.intent.boosting import LEARNERS, Final, Search, Trial
 from intentflow.models.intent.calibrate import (
     Calibrator,
     Method,
@@ -39,10 +39,12 @@ from intentflow.models.intent.learners import LogisticBaseline, RuleBaseline
 from intentflow.models.intent.model import IntentModel
 from intentflow.models.intent.schema import Schema
 from intentflow.models.intent.splits import (
+    Split,
     check_split,
     grouped_folds,
     stratified_folds,
-    temporal_split,
+    stratified_holdout,
+    time_cut,
 )
 from intentflow.models.intent.table import TableError, TrainingTable
 
@@ -65,7 +67,8 @@ class TrainOptions:
     split: Strategy = "stratified"
     """How test (and validation) rows are held out."""
     test_share: float = 0.2
-    """The held-out share when not cross-validating."""
+    """The held-out share when not cross-validating (exact for a stratified split; grouped and
+    temporal splits hold out about ``1 / round(1 / test_share)``)."""
     calibration: Method = "platt"
     """``platt``, ``isotonic`` or ``none`` (:mod:`~intentflow.models.intent.calibrate`)."""
     target_precision: float | None = None
@@ -80,6 +83,16 @@ class TrainOptions:
     @property
     def test_folds(self) -> int:
         return max(2, round(1 / self.test_share))
+
+
+def default_split(table: TrainingTable) -> Strategy:
+    """In time for the lake's features over three or more cutoffs (the latest for testing, the
+    one before for validation), by person for fewer, and stratified for a table of your own."""
+    if table.feature_version is None:
+        return "stratified"
+    if table.times is not None and len(np.unique(table.times)) >= 3:
+        return "temporal"
+    return "grouped"
 
 
 @dataclass
@@ -110,14 +123,14 @@ class Training:
 def _splits(
     table: TrainingTable, rows: np.ndarray, strategy: Strategy, k: int, seed: int
 ) -> list[Split]:
-    """``k`` splits of ``rows`` (indices into the table), as indices into the table."""
+    """``k`` splits of ``rows`` (indices into the table), as indices into the table; in time,
+    one split whose later part holds the latest ``1 / k`` of the times."""
     labels = table.labels[rows]
     if strategy == "temporal":
         if table.times is None:
             raise TableError("a split in time needs the rows' times (a time column)")
-        fractions = (1 - 2 / (k + 1), 1 / (k + 1), 1 / (k + 1))
-        train, valid, test = temporal_split(table.times[rows], fractions)
-        return [(rows[np.concatenate([train, valid])], rows[test])]
+        earlier, later = time_cut(table.times[rows], 1 / k)
+        return [(rows[earlier], rows[later])]
     if strategy == "grouped":
         if table.groups is None:
             raise TableError("a split grouped by person needs the rows' person (a group column)")
@@ -277,7 +290,10 @@ def train(
         )
     k = cv or options.test_folds
     rows = np.arange(len(table.labels))
-    outer = _splits(table, rows, options.split, k, options.seed)
+    if cv is None and options.split == "stratified":
+        outer = [stratified_holdout(table.labels, options.test_share, seed=options.seed)]
+    else:
+        outer = _splits(table, rows, options.split, k, options.seed)
     folds = []
     for number, (train_rows, test_rows) in enumerate(outer if cv else outer[:1]):
         fold = fit_fold(
@@ -307,6 +323,7 @@ def summarize(folds: list[Fold], table: TrainingTable) -> dict[str, Any]:
             "folds": [
                 {
                     "fold": i,
+                    "test_rows": len(f.test_rows),
                     **{name: m for name, m in f.metrics.items()},
                     "best_params": f.model.meta["params"],
                     "validation_roc_auc": f.model.meta["validation_roc_auc"],

@@ -10,7 +10,7 @@ from intentflow.models.intent.splits import (
     check_split,
     grouped_folds,
     stratified_folds,
-    temporal_split,
+    time_cut,
 )
 
 RNG = np.random.default_rng(7)
@@ -39,11 +39,13 @@ def test_row_folds_on_repeated_people_are_caught_as_leaky() -> None:
         check_split(train, test, groups=PEOPLE)
 
 
-def test_temporal_split_orders_train_validation_test() -> None:
-    train, valid, test = temporal_split(TIMES)
+def test_time_cuts_order_train_validation_test() -> None:
+    rest, test = time_cut(TIMES, 0.2)
+    train, valid = (rest[part] for part in time_cut(TIMES[rest], 0.25))
     check_split(train, valid, times=TIMES)
     check_split(np.concatenate([train, valid]), test, times=TIMES)
     assert len(train) > len(valid) > 0 and len(test) > 0
+    assert len(np.unique(TIMES[test])) == round(len(np.unique(TIMES)) * 0.2)
 
 
 def test_a_shuffled_split_of_events_in_time_is_caught_as_leaky() -> None:
@@ -52,8 +54,8 @@ def test_a_shuffled_split_of_events_in_time_is_caught_as_leaky() -> None:
         check_split(train, test, times=TIMES)
 
 
-def test_temporal_split_needs_times_and_sane_fractions() -> None:
-    with pytest.raises(ValueError, match="three distinct times"):
-        temporal_split(np.array([1, 1, 2]))
-    with pytest.raises(ValueError, match="add up to 1"):
-        temporal_split(TIMES, (0.5, 0.2, 0.2))
+def test_a_time_cut_needs_two_times_and_keeps_one_on_each_side() -> None:
+    with pytest.raises(ValueError, match="two distinct times"):
+        time_cut(np.array([1, 1, 1]), 0.2)
+    earlier, later = time_cut(np.array([1, 2, 2]), 0.9)
+    assert earlier.tolist() == [0] and later.tolist() == [1, 2]
