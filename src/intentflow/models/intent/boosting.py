@@ -4,10 +4,11 @@ interface.
 :meth:`TunedBoosting.fit` takes the training rows and their validation splits (inner stratified
 or person-grouped folds, or one later-in-time validation part). Every trial of the search
 (Optuna's TPE, or a grid) trains one booster per split with early stopping on its validation
-part, and is scored by ROC-AUC over the validation predictions. The best trial's boosters are
-the model (``final="bagged"``, their log-odds averaged), or one booster refitted on all training
-rows with the mean best round (``final="refit"``). Their validation predictions are kept in
-``out_of_fold`` to calibrate and to choose the threshold without touching test rows. Class
+part, and is scored by ROC-AUC over the validation predictions. The model is one booster
+refitted on all training rows with the best trial's parameters and mean best round
+(``final="refit"``), or the best trial's boosters with their log-odds averaged
+(``final="bagged"``). The best trial's validation predictions are kept in ``out_of_fold`` to
+calibrate and to choose the threshold without touching test rows. Class
 imbalance is handled by weights inside the training rows (``scale_pos_weight`` is searched),
 never by resampling before a split.
 
@@ -37,6 +38,10 @@ Search = Literal["tpe", "grid"]
 Final = Literal["bagged", "refit"]
 
 
+SMALL_BATCH = 64
+"""Up to this many rows are scored on one thread."""
+
+
 @dataclass
 class Trial:
     """One tuning trial: its parameters, validation ROC-AUC and boosting rounds."""
@@ -57,7 +62,7 @@ class TunedBoosting(ABC):
 
     trials: int = 30
     search: Search = "tpe"
-    final: Final = "bagged"
+    final: Final = "refit"
     seed: int = 42
     threads: int = 0
     max_rounds: int = 3000
@@ -255,15 +260,23 @@ class TunedLightGBM(TunedBoosting):
         )
         return booster, int(booster.best_iteration or rounds)
 
-    def raw(self, model: Any, matrix: np.ndarray) -> np.ndarray:
+    def _predict(self, model: Any, matrix: np.ndarray, **kind: bool) -> np.ndarray:
+        # a few rows are scored fastest on one thread: waking OpenMP's threads costs more
+        threads = 1 if len(matrix) <= SMALL_BATCH else self.threads
         return np.asarray(
-            model.predict(matrix, raw_score=True, num_iteration=model.best_iteration or None)
+            model.predict(
+                matrix,
+                num_iteration=model.best_iteration or None,
+                num_threads=threads,
+                **kind,
+            )
         )
 
+    def raw(self, model: Any, matrix: np.ndarray) -> np.ndarray:
+        return self._predict(model, matrix, raw_score=True)
+
     def shap(self, model: Any, matrix: np.ndarray) -> np.ndarray:
-        return np.asarray(
-            model.predict(matrix, pred_contrib=True, num_iteration=model.best_iteration or None)
-        )
+        return self._predict(model, matrix, pred_contrib=True)
 
     def dump(self, model: Any, path: Path) -> None:
         model.save_model(str(path), num_iteration=model.best_iteration or None)
