@@ -231,6 +231,9 @@ class TunedLightGBM(TunedBoosting):
             "feature_pre_filter": False,
             "learning_rate": self.suggest(trial, "learning_rate", 0.01, 0.1, 0.05, log=True),
             "num_leaves": self.suggest(trial, "num_leaves", 4, 64, 31, log=True, integer=True),
+            # SHAP reasons cost grows with the square of a tree's depth: bounded depth keeps
+            # one person's reasons under a millisecond
+            "max_depth": self.suggest(trial, "max_depth", 3, 8, 6, integer=True),
             "min_child_samples": self.suggest(
                 trial, "min_child_samples", 5, 200, 20, log=True, integer=True
             ),
