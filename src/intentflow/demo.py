@@ -183,8 +183,9 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
     for i in (order[0], order[len(order) // 2]):
         person = scored[i]
         kind = "high intent" if person.high_intent else "casual"
+        why = "because" if person.reasons else "no feature moves this score much"
         console.print(
-            f"{people['user_id'].iloc[i]}: intent {person.probability:.2f} ({kind}), because"
+            f"{people['user_id'].iloc[i]}: intent {person.probability:.2f} ({kind}), {why}"
         )
         for reason in person.reasons:
             console.print(f"  - {reason.words()}")

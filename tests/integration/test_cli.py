@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -200,5 +201,8 @@ def test_demo_sends_flushes_builds_features_and_trains_intent(tmp_path: Path) ->
     (champion,) = [m for m in last_json(run(data_dir, "models", "list", "--json")) if m["champion"]]
     assert f"intent model {champion['version']}" in result.stderr
     assert "logistic regression" in result.stdout and "rule" in result.stdout
-    assert result.stderr.count("the intent (") >= 2  # reasons in words for two people
+    words = " ".join(result.stderr.split())  # the console wraps long lines
+    scored = re.findall(r"intent (\d\.\d\d) \((high intent|casual)\), (because|no feature)", words)
+    assert len(scored) == 2  # two people, each with their reasons
+    assert float(scored[0][0]) >= float(scored[1][0])  # the highest score, then a median one
     assert (data_dir / "reports" / f"intent-{champion['version']}" / "index.html").exists()

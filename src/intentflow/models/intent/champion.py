@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from intentflow.models.intent.boosting import Trial
 from intentflow.models.intent.evaluate import scores
 from intentflow.models.intent.model import KIND, IntentModel
 from intentflow.models.intent.table import TrainingTable
@@ -121,11 +122,12 @@ def train_and_register(
     margin: float = 0.0,
     promote: bool = True,
     on_fold: Callable[[int, Fold], None] | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
 ) -> dict[str, Any]:
     """Train (:func:`~intentflow.models.intent.train.train`), register the first fold's model,
     let it challenge the champion; returns the mean test scores with ``model_version``,
     ``champion`` and the ``promotion`` decision."""
-    training = train(table, options, cv=cv, on_fold=on_fold)
+    training = train(table, options, cv=cv, on_fold=on_fold, on_trial=on_trial)
     fold = training.folds[0]
     version = register(registry, fold, table, training.summary)
     decision = (

@@ -57,6 +57,7 @@ def _table_from_file(
     drop: list[str] | None,
     group: str | None,
     time_column: str | None,
+    categorical: list[str] | None,
 ) -> Any:
     """A training table of a CSV or Parquet file; a feature catalog's training set is read with
     its people, cutoffs and feature version."""
@@ -72,7 +73,15 @@ def _table_from_file(
         frame = arrow.to_pandas()
     else:
         frame = read_table(path)
-    return prepare(frame, label, folds=folds, drop=tuple(drop or ()), group=group, time=time_column)
+    return prepare(
+        frame,
+        label,
+        folds=folds,
+        drop=tuple(drop or ()),
+        group=group,
+        time=time_column,
+        categorical=tuple(categorical or ()),
+    )
 
 
 @train_app.command("intent")
@@ -119,6 +128,12 @@ def intent(
         list[str] | None,
         typer.Option("--drop", help="A column that is no feature (an id); repeat for several."),
     ] = None,
+    categorical: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--categorical", help="A numeric column of codes to split as categories; repeat."
+        ),
+    ] = None,
     horizon: Annotated[str, typer.Option(help="Lake: session, or a span (30m, 24h).")] = "24h",
     target: Annotated[
         str, typer.Option("--target", help="Lake: purchase or add_to_cart.")
@@ -147,7 +162,9 @@ def intent(
         if table is None:
             prepared = _table_from_lake(settings, horizon, target, start, end, every)
         else:
-            prepared = _table_from_file(table, label, cv or 5, drop, group, time_column)
+            prepared = _table_from_file(
+                table, label, cv or 5, drop, group, time_column, categorical
+            )
         lake_features = prepared.feature_version is not None
         options = TrainOptions(
             learner=learner,
@@ -171,10 +188,11 @@ def intent(
                 f"(logistic regression {m['logistic_regression']['roc_auc']:.4f})"
             )
 
-        with console.status(
-            f"{folds} x {options.trials} trials on {len(prepared.labels):,} rows "
-            f"({options.split} split)"
-        ):
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(
+                f"tuning on {len(prepared.labels):,} rows ({options.split} split)",
+                total=folds * options.trials,
+            )
             result = train_and_register(
                 Registry(settings.models_dir),
                 prepared,
@@ -184,6 +202,7 @@ def intent(
                 margin=settings.models.promote_margin,
                 promote=promote,
                 on_fold=on_fold,
+                on_trial=lambda _: progress.advance(task),
             )
     except (TableError, LeakError, FeatureMismatchError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None

@@ -94,9 +94,15 @@ class IntentModel:
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
         return self.calibrator.apply(sigmoid(margin))
 
-    def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
-        """Calibrated purchase probability per row of a feature table."""
-        return self.calibrate(self.booster.margin(self.schema.matrix(table)))
+    def predict_proba(self, features: pd.DataFrame | Mapping[str, Any]) -> np.ndarray:
+        """Calibrated purchase probability per row of a feature table, or of one person's
+        features (a mapping of feature name to value; absent features count as missing)."""
+        matrix = (
+            self.schema.matrix(features)
+            if isinstance(features, pd.DataFrame)
+            else self.schema.vector(features)
+        )
+        return self.calibrate(self.booster.margin(matrix))
 
     def explain(self, table: pd.DataFrame, top: int = 3) -> list[Scored]:
         """Probability, class and top reasons per row of a feature table."""

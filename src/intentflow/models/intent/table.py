@@ -1,7 +1,8 @@
 """Training tables: a label column and feature columns, checked before any model sees them.
 
 Any CSV or Parquet table trains (bring your own features): numeric and boolean columns are
-features as they are, text columns become categoricals, infinities become missing values
+features as they are, text columns and numeric columns declared categorical (codes such as a
+region or a browser) become categoricals, infinities become missing values
 (gradient boosting treats them as missing), and the label must be binary. What cannot make a
 sound model is refused with the reason: no label column, a label with other values or missing
 ones, one class only, fewer positives or negatives than folds.
@@ -92,11 +93,17 @@ def prepare(
     drop: tuple[str, ...] = (),
     group: str | None = None,
     time: str | None = None,
+    categorical: tuple[str, ...] = (),
 ) -> TrainingTable:
     """Check ``frame`` and split it into features and labels (see the module's doc). ``group``
     names the person column and ``time`` the time column, when splits need them; neither is a
-    feature."""
-    for role, column in (("group", group), ("time", time)):
+    feature. ``categorical`` names numeric columns that are codes (a region, a browser), to be
+    split as categories rather than ordered numbers."""
+    for role, column in (
+        ("group", group),
+        ("time", time),
+        *(("categorical", c) for c in categorical),
+    ):
         if column is not None and column not in frame.columns:
             raise TableError(f"no {role} column {column!r} in the table")
     if label not in frame.columns:
@@ -122,9 +129,9 @@ def prepare(
         if values.nunique(dropna=False) <= 1:
             dropped.append(str(column))
             features = features.drop(columns=[column])
-        elif pd.api.types.is_bool_dtype(values):
+        elif column not in categorical and pd.api.types.is_bool_dtype(values):
             features[column] = values.astype(np.int8)
-        elif pd.api.types.is_numeric_dtype(values):
+        elif column not in categorical and pd.api.types.is_numeric_dtype(values):
             features[column] = values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
         else:
             features[column] = values.astype(str).where(values.notna()).astype("category")

@@ -28,7 +28,22 @@ def run(*args: str) -> dict:  # type: ignore[type-arg]
 
 def test_train_list_promote_rollback_score_and_report(shoppers: Path, data_dir: Path) -> None:
     table = ["--table", str(shoppers), "--label", "Revenue"]
-    first = run("train", "intent", *table, "--trials", "2", "--rule", "PageValues", "--json")
+    first = run(
+        "train",
+        "intent",
+        *table,
+        "--trials",
+        "2",
+        "--rule",
+        "PageValues",
+        "--categorical",
+        "Region",
+        "--json",
+    )
+    spec = json.loads(
+        (data_dir / "models" / "intent" / first["model_version"] / "model.json").read_text()
+    )
+    assert set(spec["schema"]["categories"]) == {"Month", "VisitorType", "Region"}
     assert {"roc_auc", "pr_auc", "f1", "baseline_roc_auc", "rule_roc_auc", "model_version"} <= set(
         first
     )

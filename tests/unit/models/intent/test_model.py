@@ -36,6 +36,7 @@ def test_one_person_scores_like_their_table_row(
     person = {k: (None if (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
     one = model.score_one(person)
     assert one.probability == pytest.approx(float(model.predict_proba(features.iloc[[7]])[0]))
+    assert one.probability == pytest.approx(float(model.predict_proba(person)[0]))
     assert one.high_intent == (one.probability >= model.threshold.value)
     assert len(one.reasons) == 3
     sizes = [abs(r.contribution) for r in one.reasons]

@@ -75,3 +75,20 @@ def test_only_csv_and_parquet_are_read(tmp_path: Path) -> None:
     assert read_table(tmp_path / "t.parquet").equals(read_table(tmp_path / "t.csv"))
     with pytest.raises(TableError, match=r"\.csv or \.parquet"):
         read_table(tmp_path / "t.xlsx")
+
+
+def test_numeric_codes_declared_categorical_become_categories() -> None:
+    table = prepare(
+        pd.DataFrame(
+            {"region": [1, 2, 9, 1, 2, 9], "views": [1.0] * 3 + [2.0] * 3, "y": [0, 1] * 3}
+        ),
+        "y",
+        folds=3,
+        categorical=("region",),
+    )
+    region = table.features["region"]
+    assert isinstance(region.dtype, pd.CategoricalDtype)
+    assert sorted(region.cat.categories) == ["1", "2", "9"]
+    assert table.features["views"].dtype == "float64"
+    with pytest.raises(TableError, match="no categorical column 'browser'"):
+        prepare(pd.DataFrame({"x": [1, 2] * 3, "y": [0, 1] * 3}), "y", categorical=("browser",))
