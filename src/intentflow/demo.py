@@ -132,7 +132,7 @@ def _features(
 
 
 def _intent(settings: Settings, features: dict[str, Any], console: Console) -> dict[str, Any]:
-    """Train the intent model on the lake (a 24-hour purchase label at cutoffs 12 hours apart),
+    """Train the intent model on the lake (a 24-hour purchase label at daily cutoffs),
     print its test scores, two people's reasons, and write its report."""
     from datetime import timedelta
 
@@ -154,7 +154,7 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
     try:
         with console.status("intent model: training set"):
             table = lake_table(
-                settings, horizon=Within(timedelta(hours=24)), every=timedelta(hours=12)
+                settings, horizon=Within(timedelta(hours=24)), every=timedelta(hours=24)
             )
         options = TrainOptions(trials=10, split=default_split(table), rule=RULE_COLUMN)
         with console.status(f"intent model: {options.trials} trials on {len(table.labels):,} rows"):
@@ -165,7 +165,7 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
                 metric=settings.models.promote_metric,
                 margin=settings.models.promote_margin,
             )
-    except TableError as exc:
+    except (TableError, ValueError) as exc:
         console.print(f"intent model: not trained ({exc})")
         return {}
     console.print(

@@ -188,13 +188,13 @@ def test_schema_and_errors(tmp_path: Path) -> None:
 
 def test_demo_sends_flushes_builds_features_and_trains_intent(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    result = run(data_dir, "demo", "--users", "150", "--days", "3")
+    result = run(data_dir, "demo", "--users", "200", "--days", "5")
     assert "collector:" in result.stderr and "features:" in result.stderr
     (path,) = (data_dir / "features").glob("as_of_date=*/features-*.parquet")
     table = pq.read_table(path)
     stats = json.loads(run(data_dir, "lake", "stats", "--json").stdout.strip().splitlines()[-1])
     assert table.num_rows > 10
-    # every event of the two simulated days lies in everyone's 30-day window
+    # every event of the five simulated days lies in everyone's 30-day window
     assert sum(table["events_30d"].to_pylist()) == stats["events"]
     assert "most active people" in result.stdout
     # the intent model: trained on the lake, champion, explained, reported

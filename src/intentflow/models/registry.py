@@ -87,6 +87,10 @@ class Registry:
             write(staging)
             full = {**meta, "version": version, "kind": kind, "created_at": now.isoformat()}
             (staging / META).write_text(json.dumps(full, indent=2, default=str))
+            for path in staging.iterdir():  # the files are on disk before the name appears
+                with open(path, "rb") as fh:
+                    os.fsync(fh.fileno())
+            fsync_dir(staging)
             os.replace(staging, folder / version)
             fsync_dir(folder)
         except BaseException:
@@ -102,7 +106,10 @@ class Registry:
         for path in sorted(
             p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
         ):
-            meta = json.loads((path / META).read_text())
+            try:
+                meta = json.loads((path / META).read_text())
+            except (OSError, ValueError):  # not a version this registry wrote
+                continue
             out.append(ModelInfo(kind, path.name, path, meta, path.name == champion))
         return out
 
@@ -124,11 +131,18 @@ class Registry:
         value = self._state(kind)["champion"]
         return str(value) if value else None
 
-    def promote(self, kind: str, version: str) -> None:
-        """Make ``version`` the champion; the one it replaces can be rolled back to."""
+    def promote(self, kind: str, version: str, *, replacing: str | None = None) -> None:
+        """Make ``version`` the champion; the one it replaces can be rolled back to. With
+        ``replacing``, only if that version is still the champion (a comparison made against it
+        holds)."""
         self.info(kind, version)
         with FileLock(self._kind(kind) / ".lock"):
             state = self._state(kind)
+            if replacing is not None and state["champion"] != replacing:
+                raise RegistryError(
+                    f"the {kind} champion changed to {state['champion']} during the comparison "
+                    f"with {replacing}: compare again"
+                )
             if state["champion"] == version:
                 return
             if state["champion"]:

@@ -53,3 +53,15 @@ def test_a_failed_write_leaves_no_version(tmp_path: Path) -> None:
         registry.register("intent", broken, {})
     assert registry.versions("intent") == []
     assert not any(p.name.startswith(".") and p.is_dir() for p in (tmp_path / "intent").iterdir())
+
+
+def test_a_promotion_made_against_a_champion_that_changed_is_refused(tmp_path: Path) -> None:
+    registry = Registry(tmp_path)
+    first, second, third = (registry.register("intent", write(t), {}) for t in "abc")
+    registry.promote("intent", first)
+    registry.promote("intent", second)  # meanwhile, by hand
+    with pytest.raises(RegistryError, match="champion changed"):
+        registry.promote("intent", third, replacing=first)
+    assert registry.champion("intent") == second
+    (tmp_path / "intent" / "stray").mkdir()  # a folder the registry did not write
+    assert [i.version for i in registry.versions("intent")] == sorted([first, second, third])

@@ -25,6 +25,7 @@ import pandas as pd
 from intentflow.models.intent.boosting import Trial
 from intentflow.models.intent.evaluate import scores
 from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.intent.schema import FeatureMismatchError
 from intentflow.models.intent.table import TrainingTable
 from intentflow.models.intent.train import Fold, TrainOptions, train
 from intentflow.models.registry import Registry
@@ -92,16 +93,16 @@ def challenge(
             current,
         )
     labels = fold.predictions["label"].to_numpy()
-    theirs = scores(
-        labels,
-        champion.predict_proba(table.features.iloc[fold.test_rows]),
-        threshold=champion.threshold.value,
-    )[metric]
+    try:
+        theirs_p = champion.predict_proba(table.features.iloc[fold.test_rows])
+    except FeatureMismatchError as exc:
+        return Decision(False, f"the champion cannot score these rows ({exc})", current)
+    theirs = scores(labels, theirs_p, threshold=champion.threshold.value)[metric]
     ours = fold.metrics["model"][metric]
     gain = (theirs - ours) if metric in LOWER_IS_BETTER else (ours - theirs)
     promoted = bool(np.isfinite(gain) and gain > margin)
     if promoted:
-        registry.promote(KIND, version)
+        registry.promote(KIND, version, replacing=current)
     word = "beats" if promoted else "does not beat"
     return Decision(
         promoted,

@@ -154,7 +154,7 @@ def intent(
     from intentflow.models.intent.splits import LeakError
     from intentflow.models.intent.table import TableError
     from intentflow.models.intent.train import TrainOptions, default_split
-    from intentflow.models.registry import Registry
+    from intentflow.models.registry import Registry, RegistryError
 
     settings = Settings()
     started = time.perf_counter()
@@ -204,7 +204,7 @@ def intent(
                 on_fold=on_fold,
                 on_trial=lambda _: progress.advance(task),
             )
-    except (TableError, LeakError, FeatureMismatchError, OSError, ValueError) as exc:
+    except (TableError, LeakError, FeatureMismatchError, RegistryError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     result["seconds"] = round(time.perf_counter() - started, 1)
     if as_json:
@@ -306,8 +306,11 @@ def score(
         f"as_of_date={moment:%Y-%m-%d}",
         f"intent-{model.version}.parquet",
     )
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    pq.write_table(scored, path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        pq.write_table(scored, path)
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc}", 1) from None
     summary = {
         "path": path,
         "rows": scored.num_rows,
@@ -349,6 +352,9 @@ def report_intent(
     except RegistryError as exc:
         raise _fail(str(exc), 1) from None
     target = Path(out or os.path.join(settings.data_dir, "reports", f"intent-{info.version}"))
-    with console.status("writing the report"):
-        index = write_report(info.path, target)
+    try:
+        with console.status("writing the report"):
+            index = write_report(info.path, target)
+    except OSError as exc:
+        raise _fail(f"cannot write the report to {target}: {exc}", 1) from None
     console.print(f"report: {index}")

@@ -13,14 +13,15 @@ import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 
 from intentflow.config import Settings
 from intentflow.features.build import VERSION_KEY
 from intentflow.features.catalog import FEATURES
 from intentflow.features.engines import configured_engine
-from intentflow.features.labels import PURCHASE, Horizon, Label
-from intentflow.features.training import rolling_cutoffs, training_set
+from intentflow.features.labels import PURCHASE, Horizon, Label, parse_horizon
+from intentflow.features.training import HORIZON_KEY, rolling_cutoffs, training_set
 from intentflow.lake.reader import Lake
 from intentflow.models.intent.table import TableError, TrainingTable, prepare
 
@@ -39,9 +40,13 @@ def from_training_set(table: pa.Table, *, folds: int = 5) -> TrainingTable:
     if not is_training_set(table):
         raise TableError("not a training set of the feature catalog (no catalog version)")
     prepared = prepare(table.to_pandas(), "label", folds=folds, group="user_id", time="cutoff")
+    metadata = table.schema.metadata
+    horizon = metadata.get(HORIZON_KEY)
+    reach = parse_horizon(horizon.decode()).reach if horizon else None
     return dataclasses.replace(
         prepared,
-        feature_version=table.schema.metadata[VERSION_KEY].decode(),
+        reach=np.timedelta64(reach) if reach is not None else None,
+        feature_version=metadata[VERSION_KEY].decode(),
         descriptions={f.name: f.description for f in FEATURES},
     )
 

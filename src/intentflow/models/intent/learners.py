@@ -37,7 +37,9 @@ class LogisticBaseline:
             [
                 (
                     "numbers",
-                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    make_pipeline(
+                        SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+                    ),
                     numeric,
                 ),
                 ("categories", OneHotEncoder(handle_unknown="ignore"), categorical),

@@ -24,6 +24,14 @@ import numpy as np
 import pandas as pd
 
 
+def category_key(value: Any) -> str:
+    """How a category value is named: whole numbers without a decimal point (a region code read
+    as ``3`` or as ``3.0`` is the category ``"3"``), anything else as its text."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class FeatureMismatchError(ValueError):
     """Features that are not the ones the model was trained on, with what differs."""
 
@@ -37,9 +45,11 @@ class Schema:
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> Schema:
-        """The schema of a prepared feature frame (categoricals as ``category`` dtype)."""
+        """The schema of a prepared feature frame (categoricals as ``category`` dtype), with the
+        categories its rows hold (give it the training rows: a category seen only later is a
+        missing value, as it will be in production)."""
         categories = {
-            str(c): tuple(map(str, frame[c].cat.categories))
+            str(c): tuple(map(str, frame[c].cat.remove_unused_categories().cat.categories))
             for c in frame.columns
             if isinstance(frame[c].dtype, pd.CategoricalDtype)
         }
@@ -71,7 +81,7 @@ class Schema:
     def _codes(self, column: str, values: pd.Series) -> np.ndarray:
         lookup = self._lookup[column]
         return np.array(
-            [lookup.get(str(v), np.nan) if pd.notna(v) else np.nan for v in values],
+            [lookup.get(category_key(v), np.nan) if pd.notna(v) else np.nan for v in values],
             dtype=np.float64,
         )
 
@@ -98,7 +108,9 @@ class Schema:
             value = features.get(column)
             if column in self.categories:
                 row[0, i] = (
-                    np.nan if value is None else self._lookup[column].get(str(value), np.nan)
+                    np.nan
+                    if value is None
+                    else self._lookup[column].get(category_key(value), np.nan)
                 )
             elif value is None:
                 row[0, i] = np.nan

@@ -26,6 +26,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from intentflow.models.intent.schema import category_key
+
 TRUE_WORDS: Final = frozenset({"1", "true", "t", "yes", "y"})
 FALSE_WORDS: Final = frozenset({"0", "false", "f", "no", "n"})
 
@@ -47,6 +49,9 @@ class TrainingTable:
     """The person of each row, for splits grouped by person."""
     times: np.ndarray | None = None
     """The time of each row (a training set's cutoff), for splits in time."""
+    reach: np.timedelta64 | None = None
+    """How far after its time a row's label looks: a split in time keeps out of training the
+    rows whose label reaches into the later part."""
     feature_version: str | None = None
     """The feature catalog's version when the features come from it."""
     descriptions: dict[str, str] = field(default_factory=dict)
@@ -134,7 +139,8 @@ def prepare(
         elif column not in categorical and pd.api.types.is_numeric_dtype(values):
             features[column] = values.astype(np.float64).replace([np.inf, -np.inf], np.nan)
         else:
-            features[column] = values.astype(str).where(values.notna()).astype("category")
+            named = values.map(category_key, na_action="ignore")
+            features[column] = named.where(values.notna()).astype("category")
     if features.shape[1] == 0:
         raise TableError("no feature columns left besides the label")
     return TrainingTable(
@@ -143,5 +149,7 @@ def prepare(
         label,
         tuple(dropped),
         groups=frame[group].to_numpy() if group else None,
-        times=pd.to_datetime(frame[time]).to_numpy() if time else None,
+        times=(
+            pd.to_datetime(frame[time], utc=True).dt.tz_localize(None).to_numpy() if time else None
+        ),
     )

@@ -88,13 +88,16 @@ class TrainOptions:
 
 
 def default_split(table: TrainingTable) -> Strategy:
-    """In time for the lake's features over three or more cutoffs (the latest for testing, the
-    one before for validation), by person for fewer, and stratified for a table of your own."""
+    """In time for the lake's features over three or more cutoffs spaced at least a label
+    horizon apart (the latest for testing, the one before for validation), by person otherwise,
+    and stratified for a table of your own."""
     if table.feature_version is None:
         return "stratified"
-    if table.times is not None and len(np.unique(table.times)) >= 3:
-        return "temporal"
-    return "grouped"
+    if table.times is None:
+        return "grouped"
+    distinct = np.unique(table.times)
+    spaced = table.reach is None or bool(np.all(np.diff(distinct) >= table.reach))
+    return "temporal" if len(distinct) >= 3 and spaced else "grouped"
 
 
 @dataclass
@@ -131,7 +134,15 @@ def _splits(
     if strategy == "temporal":
         if table.times is None:
             raise TableError("a split in time needs the rows' times (a time column)")
-        earlier, later = time_cut(table.times[rows], 1 / k)
+        times = table.times[rows]
+        earlier, later = time_cut(times, 1 / k)
+        if table.reach is not None:  # labels of earlier rows must end before the later part
+            earlier = earlier[times[earlier] + table.reach <= times[later].min()]
+            if not len(earlier):
+                raise TableError(
+                    "every earlier cutoff's label horizon reaches into the later cutoffs: "
+                    "space the cutoffs wider than the horizon, or split by person"
+                )
         return [(rows[earlier], rows[later])]
     if strategy == "grouped":
         if table.groups is None:
@@ -186,7 +197,7 @@ def fit_fold(
     local = [
         (np.array([position[r] for r in a]), np.array([position[r] for r in b])) for a, b in inner
     ]
-    schema = Schema.of(table.features)
+    schema = Schema.of(table.features.iloc[train])
     matrix = schema.matrix(table.features)
     labels = table.labels
     booster = LEARNERS[options.learner](
@@ -286,6 +297,8 @@ def train(
     on_trial: Callable[[Trial], None] | None = None,
 ) -> Training:
     """Train on one held-out split, or on each of ``cv`` folds (stratified or grouped)."""
+    if options.rule is not None and options.rule not in table.features.columns:
+        raise TableError(f"the rule's column {options.rule!r} is not a feature of the table")
     if cv is not None and options.split == "temporal":
         raise TableError(
             "cross-validation splits by rows or people; a split in time has one test part"

@@ -52,13 +52,20 @@ def test_a_lake_table_carries_people_cutoffs_and_the_catalog_version(data_dir: P
     table = lake_table(
         Settings(data_dir=str(data_dir)),
         horizon=Within(timedelta(hours=24)),
-        every=timedelta(hours=12),
+        every=timedelta(hours=24),
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen[-1][0] == seen[-1][1] == len(seen) >= 3
     assert table.feature_version == catalog_version()
     assert table.groups is not None and table.times is not None
     assert default_split(table) == "temporal"
+    # cutoffs closer than the label horizon: earlier labels would see the later cutoffs' days
+    close = lake_table(
+        Settings(data_dir=str(data_dir)),
+        horizon=Within(timedelta(hours=24)),
+        every=timedelta(hours=12),
+    )
+    assert default_split(close) == "grouped"
     assert "add_to_carts_30d" in table.descriptions
 
 
@@ -71,7 +78,7 @@ def test_train_on_the_lake_then_score_everyone(
     shutil.copytree(data_dir, local)
     monkeypatch.setenv("INTENTFLOW_DATA_DIR", str(local))
     runner = CliRunner()
-    trained = runner.invoke(app, ["train", "intent", "--every", "12h", "--trials", "2", "--json"])
+    trained = runner.invoke(app, ["train", "intent", "--every", "1d", "--trials", "2", "--json"])
     assert trained.exit_code == 0, trained.output
     result = json.loads(trained.stdout.strip().splitlines()[-1])
     assert result["split"] == "temporal" and result["champion"] is True

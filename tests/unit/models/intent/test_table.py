@@ -92,3 +92,19 @@ def test_numeric_codes_declared_categorical_become_categories() -> None:
     assert table.features["views"].dtype == "float64"
     with pytest.raises(TableError, match="no categorical column 'browser'"):
         prepare(pd.DataFrame({"x": [1, 2] * 3, "y": [0, 1] * 3}), "y", categorical=("browser",))
+
+
+def test_codes_name_their_categories_alike_in_training_and_scoring() -> None:
+    from intentflow.models.intent.schema import Schema
+
+    table = prepare(
+        pd.DataFrame({"region": [1, 2, None, 1, 2, 1], "y": [0, 1] * 3}),
+        "y",
+        folds=3,
+        categorical=("region",),
+    )
+    schema = Schema.of(table.features)
+    assert schema.categories["region"] == ("1", "2")  # not "1.0": the NaN made them floats
+    assert (
+        schema.vector({"region": 2}).tolist() == schema.vector({"region": 2.0}).tolist() == [[1.0]]
+    )

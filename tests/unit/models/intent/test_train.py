@@ -123,3 +123,17 @@ def test_a_temporal_split_tests_on_the_latest_times() -> None:
     assert times[fold.test_rows].min() > times[train_rows].max()
     with pytest.raises(TableError, match="time column"):
         train(people_table(), TrainOptions(split="temporal"))
+
+
+def test_labels_that_reach_into_the_test_days_are_kept_out_of_training() -> None:
+    table = people_table(repeats=1, people=600)
+    times = pd.date_range("2026-01-01", periods=12, freq="D").to_numpy()[np.arange(600) % 12]
+    reach = np.timedelta64(3, "D")
+    timed = TrainingTable(table.features, table.labels, "label", times=times, reach=reach)
+    fold = train(timed, TrainOptions(split="temporal", trials=1)).folds[0]
+    first_test = times[fold.test_rows].min()
+    # the latest training cutoff's label window ends by the first test cutoff
+    train_rows = fold.model.meta["data"]["train_rows"]
+    assert train_rows == int(np.sum(times + reach <= first_test))
+    with pytest.raises(TableError, match="the rule's column 'nope'"):
+        train(table, TrainOptions(rule="nope"))
