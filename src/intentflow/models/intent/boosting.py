@@ -182,10 +182,6 @@ class TunedBoosting(ABC):
         """The model's log-odds per row (the mean over its boosters)."""
         return np.asarray(np.mean([self.raw(m, matrix) for m in self._trained()], axis=0))
 
-    def predict_proba(self, matrix: np.ndarray) -> np.ndarray:
-        """The model's (uncalibrated) probability per row."""
-        return sigmoid(self.margin(matrix))
-
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """SHAP values per row: one column per feature, then the bias; rows sum to
         :meth:`margin`."""

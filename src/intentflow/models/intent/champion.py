@@ -31,7 +31,6 @@ from intentflow.models.intent.train import Fold, TrainOptions, train
 from intentflow.models.registry import Registry
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-SHAP_SAMPLE = 2000
 
 
 @dataclass(frozen=True)
@@ -49,20 +48,19 @@ class Decision:
         return dict(self.__dict__)
 
 
-def register(registry: Registry, fold: Fold, table: TrainingTable, summary: dict[str, Any]) -> str:
+def register(registry: Registry, fold: Fold, summary: dict[str, Any]) -> str:
     """Store ``fold``'s model as a new version (not yet champion); returns the version."""
     model = fold.model
-    test = table.features.iloc[fold.test_rows]
-    sample = test.iloc[:SHAP_SAMPLE]
-    contributions = model.booster.contributions(model.schema.matrix(sample))
+    columns = list(model.schema.columns)
+    values, shap = fold.explained
 
     def write(folder: Path) -> None:
         model.save(folder)
         fold.predictions.to_parquet(folder / "test.parquet", index=False)
-        shap = pd.DataFrame(contributions[:, :-1], columns=list(model.schema.columns))
-        values = pd.DataFrame(model.schema.matrix(sample), columns=list(model.schema.columns))
-        shap.to_parquet(folder / "shap.parquet", index=False)
-        values.to_parquet(folder / "shap_values.parquet", index=False)
+        pd.DataFrame(shap, columns=columns).to_parquet(folder / "shap.parquet", index=False)
+        pd.DataFrame(values, columns=columns).to_parquet(
+            folder / "shap_values.parquet", index=False
+        )
 
     cv = {k: v for k, v in summary.items() if k != "folds" and not isinstance(v, list)}
     version = registry.register(KIND, write, {**model.meta, "cross_validation": cv})
@@ -130,7 +128,7 @@ def train_and_register(
     ``champion`` and the ``promotion`` decision."""
     training = train(table, options, cv=cv, on_fold=on_fold, on_trial=on_trial)
     fold = training.folds[0]
-    version = register(registry, fold, table, training.summary)
+    version = register(registry, fold, training.summary)
     decision = (
         challenge(registry, version, fold, table, metric=metric, margin=margin) if promote else None
     )

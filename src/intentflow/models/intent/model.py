@@ -69,6 +69,12 @@ def _number(value: float | str) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.3g}"
 
 
+def ranked_importance(columns: tuple[str, ...], shap: np.ndarray) -> list[tuple[str, float]]:
+    """Mean absolute SHAP value per feature (``shap``: one column per feature), largest first."""
+    mean = np.abs(shap).mean(axis=0)
+    return sorted(zip(columns, map(float, mean), strict=True), key=lambda x: -x[1])
+
+
 @dataclass(frozen=True)
 class Scored:
     """One person's score: calibrated probability, class by the stored threshold, reasons."""
@@ -106,14 +112,15 @@ class IntentModel:
 
     def explain(self, table: pd.DataFrame, top: int = 3) -> list[Scored]:
         """Probability, class and top reasons per row of a feature table."""
-        return self._scored(self.schema.matrix(table), top)
+        return self.score_matrix(self.schema.matrix(table), top)
 
     def score_one(self, features: Mapping[str, Any], top: int = 3) -> Scored:
         """One person's probability, class and top ``top`` reasons, from a mapping of feature
         name to value (absent features count as missing)."""
-        return self._scored(self.schema.vector(features), top)[0]
+        return self.score_matrix(self.schema.vector(features), top)[0]
 
-    def _scored(self, matrix: np.ndarray, top: int) -> list[Scored]:
+    def score_matrix(self, matrix: np.ndarray, top: int = 3) -> list[Scored]:
+        """Probability, class and top reasons per row of the schema's float matrix."""
         contributions = self.booster.contributions(matrix)
         probabilities = self.calibrate(contributions.sum(axis=1))
         out = []
@@ -136,9 +143,8 @@ class IntentModel:
 
     def importance(self, table: pd.DataFrame) -> list[tuple[str, float]]:
         """Global importance: mean absolute SHAP value per feature, largest first."""
-        contributions = self.booster.contributions(self.schema.matrix(table))[:, :-1]
-        mean = np.abs(contributions).mean(axis=0)
-        return sorted(zip(self.schema.columns, map(float, mean), strict=True), key=lambda x: -x[1])
+        contributions = self.booster.contributions(self.schema.matrix(table))
+        return ranked_importance(self.schema.columns, contributions[:, :-1])
 
     # --- storage -------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from intentflow.models.intent.model import NEGLIGIBLE, IntentModel
+from intentflow.models.intent.model import IntentModel, Scored
 
 REASON = pa.struct(
     [("feature", pa.string()), ("value", pa.string()), ("contribution", pa.float64())]
@@ -33,33 +33,26 @@ def score_table(
     """Rows of ``user_id``, ``probability``, ``high_intent``, ``reasons`` (the ``top``
     features by absolute SHAP value, leaving out negligible ones) and ``model_version``, in
     ``batch``-row steps."""
-    probabilities, reasons = [], []
+    scored: list[Scored] = []
     for start in range(0, len(features), batch):
         matrix = model.schema.matrix(features.iloc[start : start + batch])
-        contributions = model.booster.contributions(matrix)
-        probabilities.append(model.calibrate(contributions.sum(axis=1)))
-        shap = contributions[:, :-1]
-        order = np.argsort(-np.abs(shap), axis=1)[:, :top]
-        for row, picks in enumerate(order):
-            reasons.append(
-                [
-                    {
-                        "feature": reason.feature,
-                        "value": None if reason.value is None else str(reason.value),
-                        "contribution": reason.contribution,
-                    }
-                    for reason in (
-                        model.reason(int(i), float(matrix[row, i]), float(shap[row, i]))
-                        for i in picks
-                        if abs(shap[row, i]) >= NEGLIGIBLE
-                    )
-                ]
-            )
-    p = np.concatenate(probabilities) if probabilities else np.array([], dtype=np.float64)
+        scored += model.score_matrix(matrix, top)
+    p = np.array([one.probability for one in scored], dtype=np.float64)
+    reasons = [
+        [
+            {
+                "feature": reason.feature,
+                "value": None if reason.value is None else str(reason.value),
+                "contribution": reason.contribution,
+            }
+            for reason in one.reasons
+        ]
+        for one in scored
+    ]
     columns = {
         "user_id": pa.array([str(i) for i in ids], pa.string()),
         "probability": pa.array(p, pa.float64()),
-        "high_intent": pa.array(p >= model.threshold.value, pa.bool_()),
+        "high_intent": pa.array([one.high_intent for one in scored], pa.bool_()),
         "reasons": pa.array(reasons, pa.list_(REASON)),
         "model_version": pa.array([model.version] * len(p), pa.string()),
     }

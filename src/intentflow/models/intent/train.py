@@ -18,6 +18,7 @@ For each outer split (one held-out test part, or every fold with ``cv``):
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from intentflow.models.intent.calibrate import (
 )
 from intentflow.models.intent.evaluate import scores
 from intentflow.models.intent.learners import LogisticBaseline, RuleBaseline
-from intentflow.models.intent.model import IntentModel
+from intentflow.models.intent.model import IntentModel, ranked_importance
 from intentflow.models.intent.schema import Schema
 from intentflow.models.intent.splits import (
     Split,
@@ -50,6 +51,8 @@ from intentflow.models.intent.table import TableError, TrainingTable
 
 Strategy = Literal["stratified", "grouped", "temporal"]
 SUMMARY = ("roc_auc", "pr_auc", "f1", "log_loss", "brier")
+SHAP_SAMPLE = 2000
+"""Test rows whose SHAP values are kept with a model."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class Fold:
     """One row per test row: ``label`` and each scorer's probability."""
     metrics: dict[str, dict[str, Any]]
     """Test scores per scorer: ``model``, ``logistic_regression``, ``rule``."""
+    explained: tuple[np.ndarray, np.ndarray]
+    """Feature values and SHAP values (one column per feature) of the first
+    :data:`SHAP_SAMPLE` test rows: the report's SHAP summary and the global importance."""
 
 
 @dataclass
@@ -226,7 +232,12 @@ def fit_fold(
         dict(table.descriptions),
     )
     test_features = table.features.iloc[test]
-    predictions = pd.DataFrame({"label": labels[test], "model": model.predict_proba(test_features)})
+    test_matrix = matrix[test]
+    predictions = pd.DataFrame(
+        {"label": labels[test], "model": model.calibrate(booster.margin(test_matrix))}
+    )
+    values = test_matrix[:SHAP_SAMPLE]
+    explained = (values, booster.contributions(values)[:, :-1])
     metrics = {
         "model": scores(labels[test], predictions["model"].to_numpy(), threshold=threshold.value)
     }
@@ -244,8 +255,8 @@ def fit_fold(
         metrics[baseline.name] = scores(
             labels[test], predictions[baseline.name].to_numpy(), threshold=fitted.value
         )
-    model.meta = _meta(table, train, test, options, model, metrics)
-    return Fold(model, test, predictions, metrics)
+    model.meta = _meta(table, train, test, options, model, metrics, explained[1])
+    return Fold(model, test, predictions, metrics, explained)
 
 
 def _meta(
@@ -255,6 +266,7 @@ def _meta(
     options: TrainOptions,
     model: IntentModel,
     metrics: dict[str, dict[str, Any]],
+    shap: np.ndarray,
 ) -> dict[str, Any]:
     booster = model.booster
     assert booster.best is not None
@@ -269,10 +281,9 @@ def _meta(
         data["from"] = str(pd.Timestamp(table.times.min()))
         data["to"] = str(pd.Timestamp(table.times.max()))
         data["test_from"] = str(pd.Timestamp(table.times[test].min()))
-    sample = table.features.iloc[test[:2000]]
     return {
         "learner": booster.name,
-        "options": {k: v for k, v in options.__dict__.items()},
+        "options": dataclasses.asdict(options),
         "params": booster.best.params,
         "validation_roc_auc": booster.best.roc_auc,
         "rounds": booster.best.rounds,
@@ -283,7 +294,7 @@ def _meta(
         "features": list(model.schema.columns),
         "data": data,
         "metrics": metrics,
-        "importance": model.importance(sample)[:20],
+        "importance": ranked_importance(model.schema.columns, shap)[:20],
         "code_version": _code_version(),
     }
 
@@ -315,7 +326,7 @@ def train(
             table,
             train_rows,
             test_rows,
-            TrainOptions(**{**options.__dict__, "seed": options.seed + number}),
+            dataclasses.replace(options, seed=options.seed + number),
             on_trial=on_trial,
         )
         folds.append(fold)

@@ -19,7 +19,7 @@ def test_the_first_model_is_champion_and_a_challenger_must_beat_it(
 ) -> None:
     registry = Registry(tmp_path)
     fold = trained.folds[0]
-    first = register(registry, fold, shoppers_table, trained.summary)
+    first = register(registry, fold, trained.summary)
     assert challenge(registry, first, fold, shoppers_table).promoted
     files = {p.name for p in registry.info(KIND, first).path.iterdir()}
     assert {"model.json", "meta.json", "test.parquet", "shap.parquet"} <= files
@@ -28,7 +28,7 @@ def test_the_first_model_is_champion_and_a_challenger_must_beat_it(
     )
 
     # the same model again: equal scores do not beat the champion by a positive margin
-    second = register(registry, fold, shoppers_table, trained.summary)
+    second = register(registry, fold, trained.summary)
     decision = challenge(registry, second, fold, shoppers_table, metric="roc_auc", margin=0.001)
     assert not decision.promoted and decision.champion == first
     assert decision.champion_score == decision.challenger_score
@@ -46,10 +46,10 @@ def test_a_champion_on_other_features_is_not_compared(
 ) -> None:
     registry = Registry(tmp_path)
     fold = trained.folds[0]
-    first = register(registry, fold, shoppers_table, trained.summary)
+    first = register(registry, fold, trained.summary)
     registry.promote(KIND, first)
     other = dataclasses.replace(fold, model=dataclasses.replace(fold.model, feature_version="v2"))
-    second = register(registry, other, shoppers_table, trained.summary)
+    second = register(registry, other, trained.summary)
     decision = challenge(registry, second, other, shoppers_table)
     assert not decision.promoted and "promote by hand" in decision.reason
     assert registry.champion(KIND) == first
