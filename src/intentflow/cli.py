@@ -17,8 +17,9 @@ from rich.table import Table
 
 from intentflow.config import Settings
 from intentflow.features.command import features_app
-from intentflow.models.command import models_app
-from intentflow.models.intent.command import report_app, score, train_app
+from intentflow.models.command import models_app, report_app
+from intentflow.models.intent.command import score, train_app
+from intentflow.models.segments.command import segment
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 lake_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain the event lake.")
@@ -30,6 +31,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(report_app, name="report")
 app.command("score")(score)
+app.command("segment")(segment)
 console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]

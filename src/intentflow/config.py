@@ -150,6 +150,32 @@ class ModelSettings(_Section):
     """Optuna trials when tuning the intent model."""
 
 
+class SegmentSettings(_Section):
+    """Behavioral segments: how people are clustered and how often segments are refreshed."""
+
+    algorithm: Literal["kmeans", "agglomerative", "dbscan", "hdbscan"] = "kmeans"
+    """The clustering algorithm when ``intentflow segment`` is not told one."""
+
+    k_min: int = 2
+    """The smallest number of segments tried when k is chosen."""
+
+    k_max: int = 12
+    """The largest number of segments tried when k is chosen."""
+
+    scaling: Literal["zscore", "minmax"] = "zscore"
+    """How features are put on one scale after the log transform of skewed counts."""
+
+    pca: float | None = None
+    """Cluster in PCA space: a number of components (3) or a share of variance to keep (0.9).
+    ``None`` clusters the scaled features themselves."""
+
+    refresh_days: int = 30
+    """``intentflow segment --if-due`` re-clusters once the champion is this many days old."""
+
+    minibatch_above: int = 200_000
+    """K-Means fits MiniBatch K-Means on more people than this, full K-Means below."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -173,6 +199,7 @@ class Settings(BaseSettings):
     lake: LakeSettings = LakeSettings()
     features: FeatureSettings = FeatureSettings()
     models: ModelSettings = ModelSettings()
+    segments: SegmentSettings = SegmentSettings()
 
     @field_validator("write_keys", mode="before")
     @classmethod

@@ -159,3 +159,14 @@ class Registry:
             state["champion"] = state["champions"].pop()
             self._write_state(kind, state)
             return str(state["champion"])
+
+
+def version_folder(
+    source: str | os.PathLike[str], kind: str, version: str | None, marker: str
+) -> Path:
+    """The folder of a model: ``source`` itself when it holds ``marker`` (the model's file),
+    otherwise ``version`` of ``kind`` (default: the champion) in the registry at ``source``."""
+    path = Path(source)
+    if (path / marker).exists():
+        return path
+    return Registry(path).info(kind, version).path

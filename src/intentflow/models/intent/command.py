@@ -13,15 +13,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from intentflow.config import Settings
+from intentflow.models.command import fail, report_app, write_model_report
 
 train_app = typer.Typer(no_args_is_help=True, help="Train models: intent.")
-report_app = typer.Typer(no_args_is_help=True, help="Reports as HTML with PNG plots.")
 console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
 
 
 def _table_from_lake(
@@ -205,7 +200,7 @@ def intent(
                 on_trial=lambda _: progress.advance(task),
             )
     except (TableError, LeakError, FeatureMismatchError, RegistryError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     result["seconds"] = round(time.perf_counter() - started, 1)
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
@@ -299,7 +294,7 @@ def score(
                 model, frame, frame[id_column if table else "user_id"].tolist(), as_of=moment
             )
     except (RegistryError, FeatureMismatchError, OSError, ValueError) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     path = out or os.path.join(
         settings.data_dir,
         "scores",
@@ -310,7 +305,7 @@ def score(
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         pq.write_table(scored, path)
     except OSError as exc:
-        raise _fail(f"cannot write {path}: {exc}", 1) from None
+        raise fail(f"cannot write {path}: {exc}", 1) from None
     summary = {
         "path": path,
         "rows": scored.num_rows,
@@ -339,22 +334,7 @@ def report_intent(
 ) -> None:
     """An HTML report of an intent model: ROC and PR curves, calibration, SHAP summary,
     thresholds and the baselines, with PNG plots."""
-    import os
-    from pathlib import Path
-
     from intentflow.models.intent.model import KIND
     from intentflow.models.intent.report import write_report
-    from intentflow.models.registry import Registry, RegistryError
 
-    settings = Settings()
-    try:
-        info = Registry(settings.models_dir).info(KIND, version)
-    except RegistryError as exc:
-        raise _fail(str(exc), 1) from None
-    target = Path(out or os.path.join(settings.data_dir, "reports", f"intent-{info.version}"))
-    try:
-        with console.status("writing the report"):
-            index = write_report(info.path, target)
-    except OSError as exc:
-        raise _fail(f"cannot write the report to {target}: {exc}", 1) from None
-    console.print(f"report: {index}")
+    write_model_report(KIND, version, out, write_report)

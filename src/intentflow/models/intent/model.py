@@ -26,7 +26,7 @@ import pandas as pd
 from intentflow.models.intent.boosting import LEARNERS, TunedBoosting, sigmoid
 from intentflow.models.intent.calibrate import Calibrator, Threshold
 from intentflow.models.intent.schema import FeatureMismatchError, Schema
-from intentflow.models.registry import META, Registry
+from intentflow.models.registry import META, version_folder
 
 KIND = "intent"
 MODEL_FILE = "model.json"
@@ -191,10 +191,7 @@ class IntentModel:
         """A model from a registry (``source`` is its root; the champion unless ``version``) or
         from one version's folder. With ``feature_version``, a model trained on other features
         is refused with :class:`FeatureVersionError`."""
-        path = Path(source)
-        if not (path / MODEL_FILE).exists():
-            path = Registry(path).info(KIND, version).path
-        model = cls.read(path)
+        model = cls.read(version_folder(source, KIND, version, MODEL_FILE))
         if feature_version is not None and feature_version != model.feature_version:
             raise FeatureVersionError(
                 f"model {model.version} was trained on features of version "

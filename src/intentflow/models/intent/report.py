@@ -15,7 +15,6 @@ from typing import Any
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
-from jinja2 import Environment
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -27,6 +26,8 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
+
+from intentflow.models.reporting import save, write_page
 
 SCORERS = {"model": "model", "logistic_regression": "logistic regression", "rule": "rule"}
 METRICS = (
@@ -43,27 +44,8 @@ METRICS = (
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SUMMARY_FEATURES = 15
 IMPORTANCE_ROWS = 20
-DPI = 100
 
-TEMPLATE = """<!doctype html>
-{% macro table(id, head, rows, mark=None) -%}
-<table id="{{ id }}">
-{%- if head %}<tr>{% for h in head %}<th>{{ h }}</th>{% endfor %}</tr>{% endif %}
-{% for cells in rows %}<tr{% if loop.index0 == mark %} class="stored"{% endif %}>
-{%- for cell in cells %}<td>{{ cell|num }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-{%- endmacro %}
-<html lang="en"><head><meta charset="utf-8"><title>Intent model {{ version }}</title>
-<style>
-body { font-family: sans-serif; margin: 2em; max-width: 70em; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-tr.stored { font-weight: bold; background: #fff3c4; }
-img { max-width: 100%; display: block; margin: 1em 0; }
-</style></head><body>
-<h1>Intent model {{ version }}</h1>
-{{ table("header", [], header) }}
+TEMPLATE = """{{ table("header", [], header) }}
 <h2>Model against baselines (test rows)</h2>
 {{ table("baselines", ["metric"] + scorers, metrics) }}
 <h2>Threshold</h2>
@@ -81,15 +63,6 @@ img { max-width: 100%; display: block; margin: 1em 0; }
 {{ table("crossval", ["figure", "value"], crossval) }}{% endif %}
 </body></html>
 """
-
-
-def _num(value: Any) -> str:
-    """Floats to four decimals, missing values as a dash, anything else as text."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
 
 
 def _metric(metrics: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -112,11 +85,6 @@ def _cuts(labels: np.ndarray, probs: np.ndarray, thresholds: list[float]) -> lis
     return rows
 
 
-def _save(fig: Figure, out: Path, name: str) -> str:
-    fig.savefig(out / name, dpi=DPI)
-    return name
-
-
 def _roc(test: pd.DataFrame, scorers: list[str], out: Path) -> str:
     fig = Figure(figsize=(6, 5), layout="constrained")
     ax = fig.subplots()
@@ -127,7 +95,7 @@ def _roc(test: pd.DataFrame, scorers: list[str], out: Path) -> str:
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test rows)")
     ax.legend(loc="lower right")
-    return _save(fig, out, "roc.png")
+    return save(fig, out, "roc.png")
 
 
 def _pr(test: pd.DataFrame, scorers: list[str], out: Path) -> str:
@@ -141,7 +109,7 @@ def _pr(test: pd.DataFrame, scorers: list[str], out: Path) -> str:
     ax.axhline(rate, color="grey", linestyle="--", linewidth=1, label=f"positive rate {rate:.3f}")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test rows)")
     ax.legend(loc="upper right")
-    return _save(fig, out, "pr.png")
+    return save(fig, out, "pr.png")
 
 
 def _calibration(test: pd.DataFrame, out: Path) -> str:
@@ -157,7 +125,7 @@ def _calibration(test: pd.DataFrame, out: Path) -> str:
     top.legend(loc="upper left")
     bottom.hist(test["model"], bins=20, range=(0, 1), color="tab:blue")
     bottom.set(xlabel="predicted probability", ylabel="rows")
-    return _save(fig, out, "calibration.png")
+    return save(fig, out, "calibration.png")
 
 
 def _shap_summary(shap: pd.DataFrame, values: pd.DataFrame, out: Path) -> str:
@@ -179,7 +147,7 @@ def _shap_summary(shap: pd.DataFrame, values: pd.DataFrame, out: Path) -> str:
     bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=ax, ticks=[0, 1])
     bar.ax.set_yticklabels(["low", "high"])
     bar.set_label("feature value (rank)")
-    return _save(fig, out, "shap_summary.png")
+    return save(fig, out, "shap_summary.png")
 
 
 def _importance(importance: list[tuple[str, float]], out: Path) -> str:
@@ -188,7 +156,7 @@ def _importance(importance: list[tuple[str, float]], out: Path) -> str:
     ax = fig.subplots()
     ax.barh([name for name, _ in top], [value for _, value in top], color="tab:blue")
     ax.set(xlabel="mean |SHAP| (log-odds)", title="Global importance")
-    return _save(fig, out, "importance.png")
+    return save(fig, out, "importance.png")
 
 
 def _search(history: list[dict[str, Any]], out: Path) -> str:
@@ -202,7 +170,7 @@ def _search(history: list[dict[str, Any]], out: Path) -> str:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="trial", ylabel="validation ROC-AUC", title="Hyperparameter search")
     ax.legend(loc="best")
-    return _save(fig, out, "search.png")
+    return save(fig, out, "search.png")
 
 
 def _header(meta: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -250,10 +218,10 @@ def write_report(folder: Path, out: Path) -> Path:
     metrics = meta.get("metrics", {})
     stored = threshold.get("value")
     thresholds = sorted({*THRESHOLDS, *([] if stored is None else [float(stored)])})
-    env = Environment(autoescape=True)
-    env.filters["num"] = _num
-    html = env.from_string(TEMPLATE).render(
-        version=meta.get("version"),
+    return write_page(
+        TEMPLATE,
+        out,
+        title=f"Intent model {meta.get('version')}",
         header=_header(meta),
         scorers=[SCORERS[column] for column in scorers],
         metrics=[
@@ -268,6 +236,3 @@ def write_report(folder: Path, out: Path) -> Path:
         params=sorted(meta.get("params", {}).items()),
         crossval=sorted(meta.get("cross_validation", {}).items()),
     )
-    index = out / "index.html"
-    index.write_text(html, encoding="utf-8")
-    return index

@@ -1,0 +1,187 @@
+"""From raw features to the space people are clustered in, the same for a million or for one.
+
+Fitted on everyone, then applied to anyone: missing values filled (by each column's rule, see
+:mod:`.inputs`), columns without variation left out (with the reason), skewed non-negative
+columns (counts, money, durations: skewness above 1) log-transformed, every column scaled
+(z-score, or min-max to 0-1), and optionally projected on principal components. The fitted
+numbers are plain arrays, stored as JSON, and :meth:`Preprocessor.transform_one` applies them to
+one person in a few microseconds.
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"views": [0, 1, 2, 50.0], "share": [0.1, None, 0.5, 0.7],
+...                       "flag": [1.0, 1.0, 1.0, 1.0]})
+>>> prep = Preprocessor().fit(frame, {"views": "zero", "share": "median", "flag": "zero"})
+>>> prep.columns_, prep.dropped_
+(['views', 'share'], {'flag': 'constant'})
+>>> prep.transform(frame).shape
+(4, 2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from intentflow.models.segments.inputs import SegmentError
+
+SKEWED = 1.0
+"""Skewness above which a non-negative column is log-transformed."""
+
+
+@dataclass
+class Preprocessor:
+    """Fill, drop constants, log skewed counts, scale, optionally PCA (see the module's doc)."""
+
+    scaling: Literal["zscore", "minmax"] = "zscore"
+    pca: float | None = None
+    """Components to keep (an integer of 1 or more) or the share of variance to keep (0-1)."""
+
+    columns_: list[str] = field(default_factory=list)
+    dropped_: dict[str, str] = field(default_factory=dict)
+    fill_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    log_: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    center_: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale_: np.ndarray = field(default_factory=lambda: np.ones(0))
+    components_: np.ndarray | None = None
+    """Principal axes, one per column of the output (features x components)."""
+    explained_: list[float] = field(default_factory=list)
+
+    def fit(self, frame: pd.DataFrame, fills: Mapping[str, str]) -> Preprocessor:
+        """Learn the fill values, log columns, scale and components from everyone's rows."""
+        if self.scaling not in ("zscore", "minmax"):
+            raise SegmentError(f"scaling {self.scaling!r}: choose zscore or minmax")
+        columns, fill = [], []
+        for column in frame.columns:
+            values = frame[column].to_numpy(dtype=np.float64)
+            seen = values[~np.isnan(values)]
+            if seen.size == 0:
+                self.dropped_[str(column)] = "empty"
+                continue
+            rule = fills.get(str(column), "median")
+            value = {"max": seen.max(), "zero": 0.0}.get(rule, float(np.median(seen)))
+            filled = np.where(np.isnan(values), value, values)
+            if filled.min() == filled.max():
+                self.dropped_[str(column)] = "constant"
+                continue
+            columns.append(str(column))
+            fill.append(float(value))
+        if not columns:
+            raise SegmentError(
+                "every feature is constant or empty: nothing tells these people apart "
+                f"({', '.join(f'{c} {why}' for c, why in self.dropped_.items())})"
+            )
+        self.columns_, self.fill_ = columns, np.array(fill)
+        raw = self.filled(frame)
+        nonnegative = raw.min(axis=0) >= 0
+        centered = raw - raw.mean(axis=0)
+        spread = raw.std(axis=0)
+        skew = (centered**3).mean(axis=0) / np.where(spread > 0, spread, 1.0) ** 3
+        self.log_ = nonnegative & (skew > SKEWED)
+        logged = self._log(raw)
+        if self.scaling == "zscore":
+            self.center_, scale = logged.mean(axis=0), logged.std(axis=0)
+        else:
+            self.center_, scale = logged.min(axis=0), np.ptp(logged, axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        if self.pca is not None:
+            self._fit_pca((logged - self.center_) / self.scale_)
+        return self
+
+    def _fit_pca(self, scaled: np.ndarray) -> None:
+        if self.pca is None or self.pca <= 0:
+            raise SegmentError(f"pca {self.pca}: a number of components or a share in (0, 1)")
+        centered = scaled - scaled.mean(axis=0)
+        covariance = centered.T @ centered / max(len(centered) - 1, 1)
+        values, vectors = np.linalg.eigh(covariance)
+        order = np.argsort(values)[::-1]
+        values, vectors = np.clip(values[order], 0, None), vectors[:, order]
+        share = values / values.sum()
+        if self.pca < 1:
+            keep = int(np.searchsorted(np.cumsum(share), self.pca) + 1)
+        else:
+            keep = int(self.pca)
+        keep = max(1, min(keep, len(values)))
+        self.components_ = vectors[:, :keep]
+        self.explained_ = [float(s) for s in share[:keep]]
+
+    def _log(self, raw: np.ndarray) -> np.ndarray:
+        out = raw.copy()
+        out[:, self.log_] = np.log1p(out[:, self.log_])
+        return out
+
+    def filled(self, frame: pd.DataFrame) -> np.ndarray:
+        """The kept columns of ``frame`` with missing values filled, as a float matrix."""
+        missing = [c for c in self.columns_ if c not in frame.columns]
+        if missing:
+            raise SegmentError(f"the features lack {', '.join(missing)}")
+        raw: np.ndarray = frame[self.columns_].to_numpy(dtype=np.float64, copy=True)
+        gaps = np.isnan(raw)
+        if gaps.any():
+            raw[gaps] = np.take(self.fill_, np.nonzero(gaps)[1])
+        return raw
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Everyone's rows in the clustering space."""
+        return self.project(self.filled(frame))
+
+    def project(self, raw: np.ndarray) -> np.ndarray:
+        """Filled raw rows (or one row) in the clustering space."""
+        out: np.ndarray = raw.astype(np.float64, copy=True)
+        if out.ndim == 1:
+            out[self.log_] = np.log1p(np.maximum(out[self.log_], 0.0))
+        else:
+            out[:, self.log_] = np.log1p(np.maximum(out[:, self.log_], 0.0))
+        out = (out - self.center_) / self.scale_
+        if self.components_ is not None:
+            out = out @ self.components_
+        return out
+
+    def vector(self, values: Mapping[str, Any]) -> np.ndarray:
+        """One person's filled raw vector from a mapping of feature name to value."""
+        out = self.fill_.copy()
+        for i, column in enumerate(self.columns_):
+            value = values.get(column)
+            if value is not None and not math.isnan(number := float(value)):
+                out[i] = number
+        return out
+
+    def transform_one(self, values: Mapping[str, Any]) -> np.ndarray:
+        """One person's point in the clustering space."""
+        return self.project(self.vector(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted numbers as JSON-ready values."""
+        return {
+            "scaling": self.scaling,
+            "pca": self.pca,
+            "columns": self.columns_,
+            "dropped": self.dropped_,
+            "fill": self.fill_.tolist(),
+            "log": self.log_.tolist(),
+            "center": self.center_.tolist(),
+            "scale": self.scale_.tolist(),
+            "components": None if self.components_ is None else self.components_.tolist(),
+            "explained": self.explained_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessor:
+        """A fitted preprocessor from :meth:`to_dict`."""
+        components = data.get("components")
+        return cls(
+            scaling=data["scaling"],
+            pca=data.get("pca"),
+            columns_=list(data["columns"]),
+            dropped_=dict(data.get("dropped", {})),
+            fill_=np.array(data["fill"], dtype=np.float64),
+            log_=np.array(data["log"], dtype=bool),
+            center_=np.array(data["center"], dtype=np.float64),
+            scale_=np.array(data["scale"], dtype=np.float64),
+            components_=None if components is None else np.array(components, dtype=np.float64),
+            explained_=list(data.get("explained", [])),
+        )
