@@ -4,7 +4,8 @@ It starts the collector in this process, sends events to it over HTTP (simulated
 waits for the background flusher to move them into the lake, and prints what the lake holds. Then
 it builds everyone's features, trains the intent model on the lake's history (its test scores
 beside logistic regression and the add-to-cart rule), prints the reasons behind two people's
-scores and writes the model's report.
+scores and writes the model's report. Last, it segments everyone by behavior, prints the
+segments with their sizes and names, and writes the segments report.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def run_demo(
     Console().print(stats_table(stats))
     stats["features"] = _features(settings, lake, stats["last_event"], console)
     stats["intent"] = _intent(settings, stats["features"], console)
+    stats["segments"] = _segments(settings, stats["features"], console)
     return stats
 
 
@@ -192,6 +194,37 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
     report = write_report(info.path, Path(settings.data_dir) / "reports" / f"intent-{info.version}")
     console.print(f"intent report: {report}")
     return {**result, "report": str(report)}
+
+
+def _segments(settings: Settings, features: dict[str, Any], console: Console) -> dict[str, Any]:
+    """Segment everyone on their features (k chosen by silhouette), print the segments with
+    their sizes and names, and write the segments report."""
+    from datetime import datetime
+
+    from intentflow.models.registry import Registry
+    from intentflow.models.segments.build import register, segment, summary
+    from intentflow.models.segments.command import segments_table
+    from intentflow.models.segments.inputs import SegmentError, lake_people
+    from intentflow.models.segments.model import KIND
+    from intentflow.models.segments.report import write_report
+
+    if not features.get("people"):
+        return {}
+    try:
+        with console.status("segments: choosing k and clustering") as status:
+            people = lake_people(settings, datetime.fromisoformat(features["as_of"]))
+            result = segment(people, on_step=status.update)
+            registry = Registry(settings.models_dir)
+            version = register(registry, result)
+    except SegmentError as exc:
+        console.print(f"segments: not built ({exc})")
+        return {}
+    out = summary(result, version)
+    Console().print(segments_table(out, result.profiles))
+    folder = registry.info(KIND, version).path
+    report = write_report(folder, Path(settings.data_dir) / "reports" / f"segments-{version}")
+    console.print(f"segments report: {report}")
+    return {**out, "report": str(report)}
 
 
 def _wait_for_flush(url: str, timeout: float) -> float:

@@ -186,9 +186,11 @@ def test_schema_and_errors(tmp_path: Path) -> None:
     assert both.returncode != 0 and "--out" in both.stderr
 
 
-def test_demo_sends_flushes_builds_features_and_trains_intent(tmp_path: Path) -> None:
+def test_demo_sends_flushes_builds_features_trains_intent_and_segments(tmp_path: Path) -> None:
     data_dir = tmp_path / "demo"
-    result = run(data_dir, "demo", "--users", "200", "--days", "5")
+    # 400 people buy often enough on any weekday (the simulated week starts at the run's
+    # date) for a 24-hour purchase label with five buyers or more
+    result = run(data_dir, "demo", "--users", "400", "--days", "5")
     assert "collector:" in result.stderr and "features:" in result.stderr
     (path,) = (data_dir / "features").glob("as_of_date=*/features-*.parquet")
     table = pq.read_table(path)
@@ -206,3 +208,10 @@ def test_demo_sends_flushes_builds_features_and_trains_intent(tmp_path: Path) ->
     assert len(scored) == 2  # two people, each with their reasons
     assert float(scored[0][0]) >= float(scored[1][0])  # the highest score, then a median one
     assert (data_dir / "reports" / f"intent-{champion['version']}" / "index.html").exists()
+    # segments of everyone, named, with their report
+    (segments,) = [
+        m for m in last_json(run(data_dir, "models", "list", "--kind", "segments", "--json"))
+    ]
+    assert f"segments {segments['version']}: k={segments['k']}" in result.stdout
+    assert segments["people"] == table.num_rows
+    assert (data_dir / "reports" / f"segments-{segments['version']}" / "map_tsne.png").exists()

@@ -54,7 +54,8 @@ def _due(registry: Any, days: int) -> dict[str, Any] | None:
     return {"due": False, "model_version": champion, "next_due": due.isoformat()}
 
 
-def _segments_table(summary: dict[str, Any], profiles: list[Any]) -> Table:
+def segments_table(summary: dict[str, Any], profiles: list[Any]) -> Table:
+    """The segments with their sizes and what sets them apart, as a table."""
     out = Table(
         title=f"segments {summary['model_version']}: k={summary['k']}, silhouette "
         f"{summary['silhouette'] if summary['silhouette'] is not None else '-'}, "
@@ -174,7 +175,7 @@ def segment(
     if as_json:
         sys.stdout.write(json.dumps(out) + "\n")
         return
-    Console().print(_segments_table(out, result.profiles))
+    Console().print(segments_table(out, result.profiles))
     if result.matching is not None:
         m = result.matching
         console.print(
