@@ -101,6 +101,8 @@ class KMeansAlgorithm:
     chooses_k: ClassVar[bool] = True
     minibatch_above: int = 200_000
     n_init: int = 3
+    """K-Means++ starts per k of the scan (the final fit starts from the scan's centroids);
+    one start is faster and, on the Taobao people, lands in visibly worse optima."""
     _starts: dict[int, np.ndarray] | None = None
 
     def scan(self, sample: np.ndarray, ks: list[int], seed: int) -> dict[int, np.ndarray]:

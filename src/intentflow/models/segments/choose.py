@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import numpy as np
+from sklearn import config_context
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from intentflow.models.segments.algorithms import NOISE, Algorithm, sample_rows
@@ -45,11 +46,10 @@ def validity(points: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, flo
     points, labels = points[rows], labels[rows]
     silhouette_rows = sample_rows(len(points), SILHOUETTE_SAMPLE, seed)
     sampled = labels[silhouette_rows]
-    silhouette = (
-        float(silhouette_score(points[silhouette_rows], sampled))
-        if 1 < len(np.unique(sampled)) < len(sampled)
-        else float("nan")
-    )
+    silhouette = float("nan")
+    if 1 < len(np.unique(sampled)) < len(sampled):
+        with config_context(working_memory=128):  # MB per chunk of pairwise distances
+            silhouette = float(silhouette_score(points[silhouette_rows], sampled))
     return {
         "silhouette": silhouette,
         "davies_bouldin": float(davies_bouldin_score(points, labels)),

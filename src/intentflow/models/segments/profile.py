@@ -9,11 +9,13 @@ the segment:
 ==========================  =================================================================
 name                        rule
 ==========================  =================================================================
-Loyal big spenders          orders and spend at least 1.5x everyone's, seen recently (needs
-                            revenue)
+Loyal big spenders          repeat buyers (median orders 2 or more, a minority of everyone:
+                            at most 35 %) whose orders and spend are at least 1.5x everyone's,
+                            seen recently (needs revenue)
 At risk                     buyers at least as often as everyone, not seen lately (median
                             recency past everyone's 60th percentile)
-Loyal regulars              orders at least 1.5x everyone's
+Loyal regulars              repeat buyers (as above), orders at least 1.5x everyone's
+Recent buyers               most of them bought, orders at least 1.5x everyone's
 Lapsed visitors             not seen lately (median recency past the 75th percentile)
 New visitors                first seen recently (median tenure below the 30th percentile,
                             mean tenure at most half of everyone's), less active than everyone
@@ -40,6 +42,8 @@ import pandas as pd
 from intentflow.models.segments.algorithms import NOISE
 
 UNCLASSIFIED: Final = "Unclassified"
+LOYAL_SHARE: Final = 0.35
+"""A "loyal" segment is a minority: at most this share of everyone."""
 
 ROLES: Final = {
     "recency": "days_since_last_visit",
@@ -160,14 +164,17 @@ def rule_name(profile: Profile, everyone: pd.DataFrame) -> str | None:
     frequency = lift("frequency")
     money = lift("monetary")
     buyers = profile.active[cols["frequency"]]
+    repeat = profile.median[cols["frequency"]] >= 2 and profile.share <= LOYAL_SHARE
     everyone_buyers = float((everyone[cols["frequency"]] > 0).mean())
     recency, tenure, activity = rank("recency"), rank("tenure"), lift("activity")
-    if "monetary" in cols and frequency >= 1.5 and money >= 1.5 and recency < 0.6:
+    if repeat and "monetary" in cols and frequency >= 1.5 and money >= 1.5 and recency < 0.6:
         return "Loyal big spenders"
     if buyers > 0 and buyers >= everyone_buyers and recency >= 0.6:
         return "At risk"
-    if frequency >= 1.5:
+    if repeat and frequency >= 1.5:
         return "Loyal regulars"
+    if buyers >= 0.5 and frequency >= 1.5:
+        return "Recent buyers"
     if recency >= 0.75:
         return "Lapsed visitors"
     if tenure < 0.3 and lift("tenure") <= 0.5 and activity < 1:
