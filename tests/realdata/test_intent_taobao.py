@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +13,14 @@ import pytest
 from intentflow.config import Settings
 from intentflow.features.labels import PURCHASE, Within
 from intentflow.features.training import training_set
-from intentflow.ingest.importer import import_file
 from intentflow.lake.reader import Lake
 from intentflow.models.intent.lake import RULE_COLUMN, from_training_set
 from intentflow.models.intent.splits import check_split
 from intentflow.models.intent.train import TrainOptions, train
 
 
-def test_taobao_holdout_beside_the_baselines(datasets: Path, tmp_path: Path) -> None:
-    source = datasets / "taobao_userbehavior" / "UserBehavior.csv"
-    if not source.exists():
-        pytest.skip(f"{source} not found (set INTENTFLOW_DATASETS)")
-    settings = Settings(data_dir=str(tmp_path))
-    import_file(source, settings, preset="taobao")
-    lake = Lake(settings.lake_dir)
+def test_taobao_holdout_beside_the_baselines(taobao_settings: Settings) -> None:
+    lake = Lake(taobao_settings.lake_dir)
     span = lake.time_range()
     assert span is not None
     first, last = span

@@ -10,18 +10,12 @@ import pandas as pd
 import pytest
 
 from intentflow.config import Settings
-from intentflow.ingest.importer import import_file
 from intentflow.models.segments.build import segment
 from intentflow.models.segments.inputs import from_frame, lake_people
 
 
-def test_taobao_people_fall_into_named_segments(datasets: Path, tmp_path: Path) -> None:
-    source = datasets / "taobao_userbehavior" / "UserBehavior.csv"
-    if not source.exists():
-        pytest.skip(f"{source} not found (set INTENTFLOW_DATASETS)")
-    settings = Settings(data_dir=str(tmp_path))
-    import_file(source, settings, preset="taobao")
-    people = lake_people(settings)
+def test_taobao_people_fall_into_named_segments(taobao_settings: Settings) -> None:
+    people = lake_people(taobao_settings)
     assert len(people) == 66_454  # everyone in the file (its README's count)
     assert people.as_of == "2017-11-26T03:10:12+00:00"  # just after the last event
     result = segment(people)
