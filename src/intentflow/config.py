@@ -169,6 +169,9 @@ class SegmentSettings(_Section):
     """Cluster in PCA space: a number of components (3) or a share of variance to keep (0.9).
     ``None`` clusters the scaled features themselves."""
 
+    max_correlation: float = 0.95
+    """A feature correlated beyond this with an earlier one is left out (1: keep every one)."""
+
     refresh_days: int = 30
     """``intentflow segment --if-due`` re-clusters once the champion is this many days old."""
 

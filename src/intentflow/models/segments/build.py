@@ -13,6 +13,7 @@ and register the model.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ class SegmentOptions:
     k_max: int = 12
     scaling: Literal["zscore", "minmax"] = "zscore"
     pca: float | None = None
+    features: tuple[str, ...] = ()
+    """Segment on these features only (default: all the input offers)."""
+    max_correlation: float = 0.95
+    """Leave out a feature correlated beyond this with an earlier one."""
     seed: int = 42
     minibatch_above: int = 200_000
     eps: float | None = None
@@ -126,6 +131,24 @@ def _check(people: People, options: SegmentOptions, previous: SegmentModel | Non
             f"{previous.feature_version}, these are version {people.feature_version}: a "
             "refresh must read the same features (segment anew without --previous)"
         )
+    offered = [str(c) for c in people.features.columns]
+    if previous is not None and previous.preprocessor.inputs_ != offered:
+        raise FeatureVersionError(
+            f"the previous segments {previous.version} were built on "
+            f"{', '.join(previous.preprocessor.inputs_)}; these people offer "
+            f"{', '.join(offered)}: a refresh must read the same features"
+        )
+
+
+def select(people: People, features: tuple[str, ...]) -> People:
+    """``people`` with only the named features (all when none are named)."""
+    if not features:
+        return people
+    unknown = [f for f in features if f not in people.features.columns]
+    if unknown:
+        known = ", ".join(map(str, people.features.columns))
+        raise SegmentError(f"no feature {', '.join(unknown)}; known: {known}")
+    return dataclasses.replace(people, features=people.features[list(features)])
 
 
 def segment(
@@ -139,11 +162,14 @@ def segment(
     """Segment ``people``; with ``previous``, keep its ids for the same groups and count
     migrations against ``previous_assignments`` (``id``, ``segment``)."""
     options = options or SegmentOptions()
+    people = select(people, options.features)
     _check(people, options, previous)
     started = time.perf_counter()
     say = on_step or (lambda _: None)
     say("preparing features")
-    prep = Preprocessor(scaling=options.scaling, pca=options.pca).fit(people.features, people.fills)
+    prep = Preprocessor(
+        scaling=options.scaling, pca=options.pca, max_correlation=options.max_correlation
+    ).fit(people.features, people.fills)
     points = prep.transform(people.features)
     algorithm = options.algorithm_()
     scores: list[KScore] = []

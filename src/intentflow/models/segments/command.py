@@ -17,7 +17,7 @@ from intentflow.models.command import fail, report_app, write_model_report
 console = Console(stderr=True)
 
 
-def _previous(registry: Any, wanted: str | None, fresh: bool, feature_version: str) -> Any:
+def _previous(registry: Any, wanted: str | None, fresh: bool, people: Any) -> Any:
     """The model a refresh matches against: ``--previous`` (a version or ``champion``), or by
     default the champion when it reads the same features."""
     from intentflow.models.segments.model import KIND, SegmentModel
@@ -31,7 +31,8 @@ def _previous(registry: Any, wanted: str | None, fresh: bool, feature_version: s
     if champion is None:
         return None
     model = SegmentModel.load(registry.root, champion)
-    if model.feature_version != feature_version:
+    offered = [str(c) for c in people.features.columns]
+    if model.feature_version != people.feature_version or model.preprocessor.inputs_ != offered:
         console.print(
             f"the champion segments {champion} read other features: new ids are given "
             "(pass --previous to insist)"
@@ -91,6 +92,10 @@ def segment(
         float | None,
         typer.Option(help="Cluster on principal components: a count (3) or a variance share."),
     ] = None,
+    feature: Annotated[
+        list[str] | None,
+        typer.Option("--feature", help="Segment on this feature only; repeat for several."),
+    ] = None,
     previous: Annotated[
         str | None,
         typer.Option(
@@ -123,6 +128,7 @@ def segment(
         SegmentOptions,
         read_assignments,
         register,
+        select,
         summary,
     )
     from intentflow.models.segments.build import segment as run
@@ -144,6 +150,8 @@ def segment(
         k_max=k_max or config.k_max,
         scaling=scaling or config.scaling,  # type: ignore[arg-type]
         pca=pca if pca is not None else config.pca,
+        features=tuple(feature or ()),
+        max_correlation=config.max_correlation,
         seed=seed,
         minibatch_above=config.minibatch_above,
         eps=eps,
@@ -156,7 +164,8 @@ def segment(
                 people = lake_people(settings, parse_as_of(as_of) if as_of else None)
             else:
                 people = read_people(table, id_column)
-            before = _previous(registry, previous, fresh, people.feature_version)
+            people = select(people, options.features)
+            before = _previous(registry, previous, fresh, people)
             moved_from = None
             if before is not None:
                 moved_from = read_assignments(registry.info(KIND, before.version).path)

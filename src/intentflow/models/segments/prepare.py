@@ -3,7 +3,9 @@
 Fitted on everyone, then applied to anyone: missing values filled (by each column's rule, see
 :mod:`.inputs`), columns without variation left out (with the reason), skewed non-negative
 columns (counts, money, durations: skewness above 1) log-transformed, every column scaled
-(z-score, or min-max to 0-1), and optionally projected on principal components. The fitted
+(z-score, or min-max to 0-1), a column that nearly repeats an earlier one (absolute correlation
+above ``max_correlation`` after the transform) left out so that one behavior does not count
+twice in the distances, and optionally the rest projected on principal components. The fitted
 numbers are plain arrays, stored as JSON, and :meth:`Preprocessor.transform_one` applies them to
 one person in a few microseconds.
 
@@ -31,6 +33,8 @@ from intentflow.models.segments.inputs import SegmentError
 
 SKEWED = 1.0
 """Skewness above which a non-negative column is log-transformed."""
+CORRELATION_SAMPLE = 100_000
+"""Rows the correlations between columns are measured on."""
 
 
 @dataclass
@@ -40,7 +44,11 @@ class Preprocessor:
     scaling: Literal["zscore", "minmax"] = "zscore"
     pca: float | None = None
     """Components to keep (an integer of 1 or more) or the share of variance to keep (0-1)."""
+    max_correlation: float = 0.95
+    """A column correlated beyond this with an earlier kept column is left out (1: keep all)."""
 
+    inputs_: list[str] = field(default_factory=list)
+    """Every column offered at fit time (a refresh must offer the same)."""
     columns_: list[str] = field(default_factory=list)
     dropped_: dict[str, str] = field(default_factory=dict)
     fill_: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -55,6 +63,7 @@ class Preprocessor:
         """Learn the fill values, log columns, scale and components from everyone's rows."""
         if self.scaling not in ("zscore", "minmax"):
             raise SegmentError(f"scaling {self.scaling!r}: choose zscore or minmax")
+        self.inputs_ = [str(c) for c in frame.columns]
         columns, fill = [], []
         for column in frame.columns:
             values = frame[column].to_numpy(dtype=np.float64)
@@ -88,9 +97,33 @@ class Preprocessor:
         else:
             self.center_, scale = logged.min(axis=0), np.ptp(logged, axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
+        scaled = (logged - self.center_) / self.scale_
+        keep = self._uncorrelated(scaled)
+        if not keep.all():
+            self.columns_ = [c for c, k in zip(self.columns_, keep, strict=True) if k]
+            self.fill_, self.log_ = self.fill_[keep], self.log_[keep]
+            self.center_, self.scale_ = self.center_[keep], self.scale_[keep]
+            scaled = scaled[:, keep]
         if self.pca is not None:
-            self._fit_pca((logged - self.center_) / self.scale_)
+            self._fit_pca(scaled)
         return self
+
+    def _uncorrelated(self, scaled: np.ndarray) -> np.ndarray:
+        """Which columns to keep: each one unless it nearly repeats an earlier kept one."""
+        rows = scaled[:: max(1, len(scaled) // CORRELATION_SAMPLE)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            correlation = np.abs(np.nan_to_num(np.corrcoef(rows, rowvar=False)))
+        correlation = np.atleast_2d(correlation)
+        keep = np.ones(len(self.columns_), dtype=bool)
+        for j in range(len(self.columns_)):
+            earlier = np.flatnonzero(keep[:j])
+            if len(earlier) and correlation[earlier, j].max() > self.max_correlation:
+                twin = int(earlier[correlation[earlier, j].argmax()])
+                self.dropped_[self.columns_[j]] = (
+                    f"correlated with {self.columns_[twin]} ({correlation[twin, j]:.2f})"
+                )
+                keep[j] = False
+        return keep
 
     def _fit_pca(self, scaled: np.ndarray) -> None:
         if self.pca is None or self.pca <= 0:
@@ -159,6 +192,8 @@ class Preprocessor:
         return {
             "scaling": self.scaling,
             "pca": self.pca,
+            "max_correlation": self.max_correlation,
+            "inputs": self.inputs_,
             "columns": self.columns_,
             "dropped": self.dropped_,
             "fill": self.fill_.tolist(),
@@ -176,6 +211,8 @@ class Preprocessor:
         return cls(
             scaling=data["scaling"],
             pca=data.get("pca"),
+            max_correlation=data.get("max_correlation", 1.0),
+            inputs_=list(data.get("inputs", data["columns"])),
             columns_=list(data["columns"]),
             dropped_=dict(data.get("dropped", {})),
             fill_=np.array(data["fill"], dtype=np.float64),

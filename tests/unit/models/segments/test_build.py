@@ -165,3 +165,15 @@ def test_missing_values_and_text_are_handled_as_documented() -> None:
     assert result.model.preprocessor.dropped_ == {"f3": "constant"}
     tops = {p.id: p.top["city"][0][0] for p in result.profiles}
     assert tops[1] == "Lyon" and tops[2] == "Oslo"
+
+
+def test_segments_of_chosen_features_refresh_only_on_the_same_choice() -> None:
+    frame = groups(FOUR, SIZES).drop(columns=["truth"])
+    people = from_frame(frame, "user_id")
+    two = segment(people, SegmentOptions(features=("f0", "f1")))
+    assert two.k == 3 and two.model.preprocessor.columns_ == ["f0", "f1"]
+    with pytest.raises(SegmentError, match="no feature visits; known: f0, f1, f2"):
+        segment(people, SegmentOptions(features=("visits",)))
+    with pytest.raises(FeatureVersionError, match="built on f0, f1; these people offer f0, f1, f2"):
+        segment(people, previous=two.model)
+    assert segment(people, SegmentOptions(features=("f0", "f1")), previous=two.model).matching

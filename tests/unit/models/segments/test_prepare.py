@@ -93,3 +93,13 @@ def test_nothing_to_tell_people_apart_is_an_error() -> None:
         Preprocessor().fit(frame, {})
     with pytest.raises(SegmentError, match="minmax"):
         Preprocessor(scaling="robust").fit(frame, {})  # type: ignore[arg-type]
+
+
+def test_a_column_that_repeats_another_is_left_out_with_its_twin_named() -> None:
+    frame = _frame()
+    frame["views_again"] = frame["views"] * 2 + 1  # the same behavior, counted twice
+    prep = Preprocessor().fit(frame, FILLS)
+    assert "views_again" not in prep.columns_
+    assert prep.dropped_["views_again"] == "correlated with views (1.00)"
+    assert prep.transform(frame).shape == (500, 3)
+    assert "views_again" in Preprocessor(max_correlation=1.0).fit(frame, FILLS).columns_
