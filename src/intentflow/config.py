@@ -162,6 +162,12 @@ class SegmentSettings(_Section):
     k_max: int = 12
     """The largest number of segments tried when k is chosen."""
 
+    choose_by: Literal["silhouette", "davies_bouldin", "calinski_harabasz", "consensus"] = (
+        "silhouette"
+    )
+    """How k is chosen: the best silhouette, Davies-Bouldin or Calinski-Harabasz, or the best
+    mean rank of the three (``consensus``)."""
+
     scaling: Literal["zscore", "minmax"] = "zscore"
     """How features are put on one scale after the log transform of skewed counts."""
 

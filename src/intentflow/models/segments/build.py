@@ -60,6 +60,9 @@ class SegmentOptions:
     """A fixed number of segments (kmeans, agglomerative); None chooses it in k_min..k_max."""
     k_min: int = 2
     k_max: int = 12
+    choose_by: str = "silhouette"
+    """How k is chosen: the best ``silhouette``, ``davies_bouldin`` or ``calinski_harabasz``,
+    or ``consensus`` (the best mean rank of the three)."""
     scaling: Literal["zscore", "minmax"] = "zscore"
     pca: float | None = None
     features: tuple[str, ...] = ()
@@ -108,6 +111,8 @@ class Segmentation:
         default_factory=lambda: (np.zeros((0, 0)), np.zeros(0))
     )
     seconds: float = 0.0
+    chosen_by: str = "given"
+    """How k was chosen (``given``, ``found`` by a density algorithm, or the criterion)."""
 
     @property
     def k(self) -> int:
@@ -178,7 +183,7 @@ def segment(
         ks = [k] if k else list(range(options.k_min, options.k_max + 1))
         say(f"scoring k = {', '.join(map(str, ks))}")
         scores = scan_k(points, algorithm, ks, options.seed)
-        k = k or best_k(scores)
+        k = k or best_k(scores, options.choose_by)
     say(f"clustering {len(people):,} people" + (f" into {k}" if k else ""))
     clustering = algorithm.fit(points, k, options.seed)
     labels = clustering.labels
@@ -232,6 +237,9 @@ def segment(
         migrations=moves,
         sample=(points[rows], segments[rows]),
         seconds=time.perf_counter() - started,
+        chosen_by=(
+            "found" if not algorithm.chooses_k else "given" if options.k else options.choose_by
+        ),
     )
 
 
@@ -268,7 +276,7 @@ def meta_of(result: Segmentation) -> dict[str, Any]:
         "source": result.people.source,
         "as_of": result.people.as_of,
         "scores": [s.to_dict() for s in result.scores],
-        "chosen_by": "silhouette" if result.scores and len(result.scores) > 1 else "given",
+        "chosen_by": result.chosen_by,
         "profiles": [p.to_dict() for p in result.profiles],
         "distances": result.matching.distances if result.matching else None,
         "preprocessing": {

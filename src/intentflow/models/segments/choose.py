@@ -3,7 +3,8 @@
 For every k the algorithm clusters a sample of people (at most ``SCAN_SAMPLE``); the clusters
 are scored by the silhouette (on at most ``SILHOUETTE_SAMPLE`` of them: it costs the square
 of the people), Davies-Bouldin (lower is better) and Calinski-Harabasz (higher is better).
-The chosen k has the best silhouette; the whole table is stored with the model and plotted.
+The chosen k has the best silhouette (or, on request, the best of another score, or the best
+mean rank over the three); the whole table is stored with the model and plotted.
 """
 
 from __future__ import annotations
@@ -85,7 +86,37 @@ def scan_k(
     return scores
 
 
-def best_k(scores: list[KScore]) -> int:
-    """The k with the best silhouette (the smaller k on a tie)."""
-    ranked = sorted(scores, key=lambda s: (-np.nan_to_num(s.silhouette, nan=-2.0), s.k))
-    return ranked[0].k
+CRITERIA: Final = ("consensus", "silhouette", "davies_bouldin", "calinski_harabasz")
+
+
+def _ranks(values: list[float], higher_is_better: bool) -> np.ndarray:
+    """1 for the best value, 2 for the next... (missing values rank last)."""
+    keyed = np.array([v if np.isfinite(v) else -np.inf for v in values], dtype=float)
+    if not higher_is_better:
+        keyed = np.array([-v if np.isfinite(v) else -np.inf for v in values], dtype=float)
+    order = np.argsort(-keyed, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(1, len(values) + 1)
+    return ranks
+
+
+def best_k(scores: list[KScore], by: str = "silhouette") -> int:
+    """The chosen k: the best by one criterion (the silhouette by default), or by
+    ``consensus``, the best mean rank over the three. Ties go to the better silhouette, then the
+    smaller k. (Calinski-Harabasz, and so the consensus, tends to grow with k when a feature is
+    noise that scaling has made as wide as the signal; the silhouette does not.)"""
+    if by not in CRITERIA:
+        raise SegmentError(f"choose k by {by!r}: one of {', '.join(CRITERIA)}")
+    silhouette = _ranks([s.silhouette for s in scores], higher_is_better=True)
+    ranks = {
+        "silhouette": silhouette,
+        "davies_bouldin": _ranks([s.davies_bouldin for s in scores], higher_is_better=False),
+        "calinski_harabasz": _ranks([s.calinski_harabasz for s in scores], higher_is_better=True),
+    }
+    rank: np.ndarray = (
+        (ranks["silhouette"] + ranks["davies_bouldin"] + ranks["calinski_harabasz"]) / 3
+        if by == "consensus"
+        else ranks[by]
+    )
+    best = min(range(len(scores)), key=lambda i: (rank[i], silhouette[i], scores[i].k))
+    return scores[best].k

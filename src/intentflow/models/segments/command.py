@@ -83,10 +83,17 @@ def segment(
         str | None, typer.Option(help="kmeans, agglomerative, dbscan or hdbscan.")
     ] = None,
     k: Annotated[
-        int | None, typer.Option("--k", help="Segments (default: chosen by silhouette).", min=2)
+        int | None, typer.Option("--k", help="Segments (default: chosen by the scores).", min=2)
     ] = None,
     k_min: Annotated[int | None, typer.Option(help="Smallest k tried.", min=2)] = None,
     k_max: Annotated[int | None, typer.Option(help="Largest k tried.", min=2)] = None,
+    choose_by: Annotated[
+        str | None,
+        typer.Option(
+            help="silhouette, davies_bouldin, calinski_harabasz, or consensus (the best mean "
+            "rank of the three)."
+        ),
+    ] = None,
     scaling: Annotated[str | None, typer.Option(help="zscore or minmax.")] = None,
     pca: Annotated[
         float | None,
@@ -148,6 +155,7 @@ def segment(
         k=k,
         k_min=k_min or config.k_min,
         k_max=k_max or config.k_max,
+        choose_by=choose_by or config.choose_by,
         scaling=scaling or config.scaling,  # type: ignore[arg-type]
         pca=pca if pca is not None else config.pca,
         features=tuple(feature or ()),

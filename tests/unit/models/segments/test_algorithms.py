@@ -29,12 +29,12 @@ def _points(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", ["kmeans", "agglomerative"])
-def test_k_is_chosen_by_silhouette_and_the_groups_are_found(name: str) -> None:
+def test_k_is_chosen_by_the_scores_and_the_groups_are_found(name: str) -> None:
     points, truth = _points()
     algorithm = ALGORITHMS[name]()
     scores = scan_k(points, algorithm, list(range(2, 9)), seed=1)
     assert [s.k for s in scores] == list(range(2, 9))
-    assert best_k(scores) == 4
+    assert best_k(scores) == 4 and best_k(scores, "consensus") == 4
     best = max(scores, key=lambda s: s.silhouette)
     assert best.k == 4 and best.silhouette > 0.7
     # Davies-Bouldin is lowest and Calinski-Harabasz highest at the true k too
@@ -99,3 +99,18 @@ def test_too_few_distinct_people_for_the_range_is_an_error() -> None:
     same = np.array([[1.0, 2.0]] * 10 + [[3.0, 4.0]] * 10)
     with pytest.raises(SegmentError, match="2 distinct feature rows"):
         scan_k(same, KMeansAlgorithm(), [2, 3, 4], seed=0)
+
+
+def test_consensus_takes_the_best_mean_rank_of_the_three_scores() -> None:
+    from intentflow.models.segments.choose import KScore
+
+    scores = [  # silhouette alone picks 4; Davies-Bouldin and Calinski-Harabasz agree on 3
+        KScore(2, 0.40, 1.30, 100.0),
+        KScore(3, 0.45, 0.80, 300.0),
+        KScore(4, 0.46, 1.10, 200.0),
+    ]
+    assert best_k(scores, "silhouette") == 4
+    assert best_k(scores, "davies_bouldin") == 3 and best_k(scores, "calinski_harabasz") == 3
+    assert best_k(scores, "consensus") == 3 and best_k(scores) == 4
+    with pytest.raises(SegmentError, match="choose k by 'gap'"):
+        best_k(scores, "gap")

@@ -51,6 +51,10 @@ def test_the_lakes_people_are_segmented_on_the_catalogs_features(data_dir: Path)
     assert set(meta["preprocessing"]["columns"]) <= set(LAKE_FEATURES)
     assert meta["as_of"].startswith("2026-01-1")  # just after the last simulated event
     assert [s["k"] for s in meta["scores"]] == list(range(2, 13))
+    assert meta["chosen_by"] == "silhouette"
+    consensus = run("segment", "--choose-by", "consensus", "--fresh")
+    chosen = json.loads(invoke("models", "show", "--kind", "segments").stdout)
+    assert chosen["chosen_by"] == "consensus" and chosen["k"] == consensus["k"]
     listed = run("models", "list", "--kind", "segments")
     assert listed[0]["k"] == out["k"] and listed[0]["algorithm"] == "kmeans"
 
