@@ -199,12 +199,12 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
 def _segments(settings: Settings, features: dict[str, Any], console: Console) -> dict[str, Any]:
     """Segment everyone on their features (k chosen by silhouette), print the segments with
     their sizes and names, and write the segments report."""
-    from datetime import datetime
+    import pyarrow.parquet as pq
 
     from intentflow.models.registry import Registry
     from intentflow.models.segments.build import register, segment, summary
     from intentflow.models.segments.command import segments_table
-    from intentflow.models.segments.inputs import SegmentError, lake_people
+    from intentflow.models.segments.inputs import SegmentError, from_features
     from intentflow.models.segments.model import KIND
     from intentflow.models.segments.report import write_report
 
@@ -212,7 +212,7 @@ def _segments(settings: Settings, features: dict[str, Any], console: Console) ->
         return {}
     try:
         with console.status("segments: choosing k and clustering") as status:
-            people = lake_people(settings, datetime.fromisoformat(features["as_of"]))
+            people = from_features(pq.read_table(features["path"]))
             result = segment(people, on_step=status.update)
             registry = Registry(settings.models_dir)
             version = register(registry, result)

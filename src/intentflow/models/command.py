@@ -37,7 +37,7 @@ def write_model_report(
     try:
         with console.status(f"writing the {kind} report"):
             index = write(info.path, target)
-    except OSError as exc:
+    except (OSError, ValueError, KeyError) as exc:
         raise fail(f"cannot write the report to {target}: {exc}", 1) from None
     console.print(f"report: {index}")
 

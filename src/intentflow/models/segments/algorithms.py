@@ -29,6 +29,8 @@ from intentflow.models.segments.inputs import SegmentError
 NOISE = -1
 EXEMPLARS = 2000
 """Stored exemplars of density clusters, over all clusters."""
+MIN_EXEMPLARS = 10
+"""Stored exemplars of each density cluster, however small."""
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,23 @@ class Algorithm(Protocol):
         """Labels of the sample for every k (empty when the algorithm does not take a k)."""
         ...
 
-    def fit(self, points: np.ndarray, k: int | None, seed: int) -> Clustering:
-        """Cluster everyone."""
+    def fit(
+        self, points: np.ndarray, k: int | None, seed: int, start: np.ndarray | None = None
+    ) -> Clustering:
+        """Cluster everyone (``start``: centroids to start from, where the algorithm can)."""
         ...
+
+
+def placed(points: np.ndarray, centers: np.ndarray) -> Clustering:
+    """Everyone at their nearest center; centers nobody is nearest to are dropped. The
+    centers are kept as they are, so that placing anyone again gives the same labels."""
+    labels = nearest(points, centers)[0]
+    present = np.unique(labels)
+    if len(present) != len(centers):
+        remap = np.full(len(centers), NOISE)
+        remap[present] = np.arange(len(present))
+        labels, centers = remap[labels], centers[present]
+    return Clustering(labels, np.asarray(centers, dtype=np.float64))
 
 
 @dataclass
@@ -103,21 +119,15 @@ class KMeansAlgorithm:
     n_init: int = 3
     """K-Means++ starts per k of the scan (the final fit starts from the scan's centroids);
     one start is faster and, on the Taobao people, lands in visibly worse optima."""
-    _starts: dict[int, np.ndarray] | None = None
 
     def scan(self, sample: np.ndarray, ks: list[int], seed: int) -> dict[int, np.ndarray]:
-        self._starts = {}
-        out = {}
-        for k in ks:
-            model = KMeans(k, n_init=self.n_init, random_state=seed).fit(sample)
-            self._starts[k] = model.cluster_centers_
-            out[k] = model.labels_
-        return out
+        return {k: KMeans(k, n_init=self.n_init, random_state=seed).fit(sample).labels_ for k in ks}
 
-    def fit(self, points: np.ndarray, k: int | None, seed: int) -> Clustering:
+    def fit(
+        self, points: np.ndarray, k: int | None, seed: int, start: np.ndarray | None = None
+    ) -> Clustering:
         if k is None:
             raise SegmentError("kmeans needs a k")
-        start = (self._starts or {}).get(k)
         init: np.ndarray | str = start if start is not None else "k-means++"
         n_init = 1 if start is not None else self.n_init
         if len(points) > self.minibatch_above:
@@ -126,11 +136,7 @@ class KMeansAlgorithm:
             )
         else:
             model = KMeans(k, init=init, n_init=n_init, random_state=seed)
-        model.fit(points)
-        centers = np.asarray(model.cluster_centers_)
-        labels = nearest(points, centers)[0]
-        k = _check_nonempty(labels, k)
-        return Clustering(labels, centroids_of(points, labels, k))
+        return placed(points, np.asarray(model.fit(points).cluster_centers_))
 
 
 @dataclass
@@ -140,60 +146,45 @@ class AgglomerativeAlgorithm:
     name: ClassVar[str] = "agglomerative"
     chooses_k: ClassVar[bool] = True
     sample: int = 5000
-    _tree: np.ndarray | None = None
-    _rows: np.ndarray | None = None
 
-    def _linkage(self, points: np.ndarray, seed: int) -> np.ndarray:
+    def _tree(self, points: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         rows = sample_rows(len(points), self.sample, seed)
-        if self._tree is None or self._rows is None or not np.array_equal(rows, self._rows):
-            self._rows, self._tree = rows, linkage(points[rows], method="ward")
-        return self._tree
+        return rows, linkage(points[rows], method="ward")
 
-    def _cut(self, tree: np.ndarray, k: int) -> np.ndarray:
-        return np.asarray(fcluster(tree, k, criterion="maxclust")) - 1
+    def _centers(
+        self, points: np.ndarray, rows: np.ndarray, tree: np.ndarray, k: int
+    ) -> np.ndarray:
+        cut = np.asarray(fcluster(tree, k, criterion="maxclust")) - 1
+        return centroids_of(points[rows], cut, int(cut.max()) + 1)
 
     def scan(self, sample: np.ndarray, ks: list[int], seed: int) -> dict[int, np.ndarray]:
-        tree = self._linkage(sample, seed)
-        rows = self._rows
-        assert rows is not None
-        if len(rows) != len(sample):  # the scan's sample is larger than the tree's
-            return {k: self._assigned(sample, rows, self._cut(tree, k)) for k in ks}
-        return {k: self._cut(tree, k) for k in ks}
+        rows, tree = self._tree(sample, seed)
+        return {k: placed(sample, self._centers(sample, rows, tree, k)).labels for k in ks}
 
-    def _assigned(self, points: np.ndarray, rows: np.ndarray, cut: np.ndarray) -> np.ndarray:
-        k = int(cut.max()) + 1
-        return nearest(points, centroids_of(points[rows], cut, k))[0]
-
-    def fit(self, points: np.ndarray, k: int | None, seed: int) -> Clustering:
+    def fit(
+        self, points: np.ndarray, k: int | None, seed: int, start: np.ndarray | None = None
+    ) -> Clustering:
         if k is None:
             raise SegmentError("agglomerative needs a k")
-        self._tree = self._rows = None
-        tree = self._linkage(points, seed)
-        assert self._rows is not None
-        cut = self._cut(tree, k)
-        labels = self._assigned(points, self._rows, cut)
-        k = _check_nonempty(labels, int(cut.max()) + 1)
-        return Clustering(labels, centroids_of(points, labels, k))
-
-
-def _check_nonempty(labels: np.ndarray, k: int) -> int:
-    """Renumber clusters so that none is empty (an assignment can empty a sample's cluster)."""
-    present = np.unique(labels)
-    if len(present) != k:
-        remap = np.full(k, NOISE)
-        remap[present] = np.arange(len(present))
-        labels[:] = remap[labels]
-    return len(present)
+        rows, tree = self._tree(points, seed)
+        return placed(points, self._centers(points, rows, tree, k))
 
 
 def density_exemplars(
     points: np.ndarray, labels: np.ndarray, seed: int, floor: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A sample of each cluster's members and each cluster's radius: the 95th percentile of a
+    """A sample of each cluster's members (about ``EXEMPLARS`` in all, in proportion to size,
+    at least ``MIN_EXEMPLARS`` of each) and each cluster's radius: the 95th percentile of a
     member's distance to its nearest other member (at least ``floor``)."""
     clusters = int(labels.max()) + 1
-    members = np.flatnonzero(labels >= 0)
-    kept = members[sample_rows(len(members), EXEMPLARS, seed)]
+    members = [np.flatnonzero(labels == c) for c in range(clusters)]
+    total = sum(len(m) for m in members)
+    kept = np.concatenate(
+        [
+            m[sample_rows(len(m), max(MIN_EXEMPLARS, EXEMPLARS * len(m) // total), seed)]
+            for m in members
+        ]
+    )
     exemplars, exemplar_labels = points[kept], labels[kept]
     radius = np.full(clusters, floor)
     for c in range(clusters):
@@ -230,7 +221,9 @@ class DBSCANAlgorithm:
     def scan(self, sample: np.ndarray, ks: list[int], seed: int) -> dict[int, np.ndarray]:
         return {}
 
-    def fit(self, points: np.ndarray, k: int | None, seed: int) -> Clustering:
+    def fit(
+        self, points: np.ndarray, k: int | None, seed: int, start: np.ndarray | None = None
+    ) -> Clustering:
         rows = sample_rows(len(points), self.sample, seed)
         sample = points[rows]
         neighbours = self.min_samples or max(4, 2 * points.shape[1])
@@ -256,7 +249,9 @@ class HDBSCANAlgorithm:
     def scan(self, sample: np.ndarray, ks: list[int], seed: int) -> dict[int, np.ndarray]:
         return {}
 
-    def fit(self, points: np.ndarray, k: int | None, seed: int) -> Clustering:
+    def fit(
+        self, points: np.ndarray, k: int | None, seed: int, start: np.ndarray | None = None
+    ) -> Clustering:
         rows = sample_rows(len(points), self.sample, seed)
         sample = points[rows]
         size = self.min_cluster_size or max(10, len(sample) // 100)

@@ -37,10 +37,10 @@ from intentflow.models.segments.algorithms import (
     centroids_of,
     sample_rows,
 )
-from intentflow.models.segments.choose import KScore, best_k, scan_k, validity
+from intentflow.models.segments.choose import CRITERIA, KScore, best_k, scan_k, validity
 from intentflow.models.segments.inputs import People, SegmentError
 from intentflow.models.segments.model import KIND, FeatureVersionError, SegmentModel
-from intentflow.models.segments.prepare import Preprocessor
+from intentflow.models.segments.prepare import Preprocessor, fill_values, filled_column
 from intentflow.models.segments.profile import Profile, name_segments, profiles, to_frame
 from intentflow.models.segments.profile import to_markdown as profiles_markdown
 from intentflow.models.segments.refresh import Matching, first_ids, match, migrations, spreads
@@ -128,6 +128,8 @@ def _check(people: People, options: SegmentOptions, previous: SegmentModel | Non
         raise SegmentError(f"k={options.k} segments for {len(people)} people: fewer people")
     if options.k_min < 2 or options.k_min > options.k_max:
         raise SegmentError(f"k range {options.k_min}..{options.k_max}: from 2, min <= max")
+    if options.choose_by not in CRITERIA:
+        raise SegmentError(f"choose k by {options.choose_by!r}: one of {', '.join(CRITERIA)}")
     if options.k is not None and options.algorithm in ("dbscan", "hdbscan"):
         raise SegmentError(f"{options.algorithm} finds its own number of segments: drop --k")
     if previous is not None and previous.feature_version != people.feature_version:
@@ -178,14 +180,16 @@ def segment(
     points = prep.transform(people.features)
     algorithm = options.algorithm_()
     scores: list[KScore] = []
+    starts: dict[int, np.ndarray] = {}
     k = options.k
     if algorithm.chooses_k:
         ks = [k] if k else list(range(options.k_min, options.k_max + 1))
         say(f"scoring k = {', '.join(map(str, ks))}")
-        scores = scan_k(points, algorithm, ks, options.seed)
+        scores, starts = scan_k(points, algorithm, ks, options.seed)
         k = k or best_k(scores, options.choose_by)
     say(f"clustering {len(people):,} people" + (f" into {k}" if k else ""))
-    clustering = algorithm.fit(points, k, options.seed)
+    start = starts.get(k) if k is not None else None
+    clustering = algorithm.fit(points, k, options.seed, start)
     labels = clustering.labels
     sizes = np.bincount(labels[labels >= 0], minlength=clustering.k)
     matching = None
@@ -203,7 +207,8 @@ def segment(
     lookup = np.append(np.asarray(ids, dtype=np.int64), NOISE)
     segments = lookup[labels]
     say("profiling")
-    raw = pd.DataFrame(prep.filled(people.features), columns=prep.columns_)
+    fills = fill_values(people.features, people.fills)  # every input, clustered on or not
+    raw = pd.DataFrame({c: filled_column(people.features[c], v) for c, v in fills.items()})
     found = profiles(raw, segments, people.text)
     kept = {i: previous.names[i] for i in matching.matched} if matching and previous else {}
     name_segments(found, raw, kept)
@@ -264,7 +269,7 @@ def summary(result: Segmentation, version: str | None = None) -> dict[str, Any]:
         }
     if result.migrations is not None:
         out["migrations"] = result.migrations
-    return out
+    return dict(plain(out))
 
 
 def meta_of(result: Segmentation) -> dict[str, Any]:
@@ -328,5 +333,5 @@ def read_assignments(folder: Path) -> pd.DataFrame:
     """Everyone's segment as stored with a version (``id``, ``segment``)."""
     path = folder / ASSIGNMENTS
     if not path.exists():
-        return pd.DataFrame({"id": [], "segment": []})
-    return pd.read_parquet(path)
+        return pd.DataFrame({"id": pd.Series([], dtype=str), "segment": []})
+    return pd.read_parquet(path).astype({"id": str})

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-from intentflow.models.segments.algorithms import NOISE, Algorithm, sample_rows
+from intentflow.models.segments.algorithms import NOISE, Algorithm, centroids_of, sample_rows
 from intentflow.models.segments.inputs import SegmentError
 
 SCAN_SAMPLE: Final = 100_000
@@ -59,31 +59,27 @@ def validity(points: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, flo
 
 
 def scan_k(
-    points: np.ndarray,
-    algorithm: Algorithm,
-    ks: list[int],
-    seed: int,
-    *,
-    on_k: Any = None,
-) -> list[KScore]:
-    """The validity scores of every k in ``ks`` on a sample of ``points``."""
+    points: np.ndarray, algorithm: Algorithm, ks: list[int], seed: int
+) -> tuple[list[KScore], dict[int, np.ndarray]]:
+    """The validity scores of every k in ``ks`` on a sample of ``points``, and each k's
+    centroids on the sample (where a final fit can start)."""
     sample = points[sample_rows(len(points), SCAN_SAMPLE, seed)]
     distinct = len(np.unique(sample, axis=0)) if len(sample) <= 50_000 else len(sample)
-    usable = [k for k in ks if k < distinct]
+    usable = [k for k in ks if k <= distinct and k < len(sample)]
     if not usable:
         raise SegmentError(
             f"{distinct} distinct feature rows: too few to choose among {min(ks)} to "
             f"{max(ks)} segments"
         )
-    scores = []
+    scores, starts = [], {}
     for k, labels in algorithm.scan(sample, usable, seed).items():
-        if len(np.unique(labels)) >= 2:
+        found = len(np.unique(labels))
+        if found >= 2:
             scores.append(KScore(k=k, **validity(sample, labels, seed)))
-        if on_k is not None:
-            on_k(k)
+            starts[k] = centroids_of(sample, labels, found)
     if not scores:
         raise SegmentError("no k in the range gives two or more clusters")
-    return scores
+    return scores, starts
 
 
 CRITERIA: Final = ("consensus", "silhouette", "davies_bouldin", "calinski_harabasz")

@@ -186,7 +186,7 @@ def segment(
             )
             status.update("registering")
             version = register(registry, result, promote=promote)
-    except (SegmentError, RegistryError, OSError) as exc:
+    except (SegmentError, RegistryError, OSError, ValueError) as exc:
         raise fail(str(exc)) from None
     out = summary(result, version)
     if as_json:

@@ -92,6 +92,7 @@ def table_version(columns: list[str]) -> str:
 
 def from_frame(frame: pd.DataFrame, id_column: str, *, source: str = "table") -> People:
     """People from a data frame keyed by ``id_column`` (see the module's doc)."""
+    frame = frame.rename(columns=str)
     if id_column not in frame.columns:
         raise SegmentError(
             f"no id column {id_column!r}; columns: {', '.join(map(str, frame.columns))}"
@@ -113,7 +114,7 @@ def from_frame(frame: pd.DataFrame, id_column: str, *, source: str = "table") ->
     if not numeric:
         raise SegmentError("no numeric feature columns besides the id")
     return People(
-        ids=ids.to_numpy(),
+        ids=ids.astype(str).to_numpy(),
         features=features.reset_index(drop=True),
         text=rest[text].astype("string").reset_index(drop=True),
         feature_version=table_version(numeric),
@@ -125,16 +126,14 @@ def from_frame(frame: pd.DataFrame, id_column: str, *, source: str = "table") ->
 def read_people(path: str | Path, id_column: str) -> People:
     """People from a CSV or Parquet file."""
     suffix = Path(path).suffix.lower()
+    if suffix not in {".parquet", ".pq", ".csv", ".tsv", ".txt"}:
+        raise SegmentError(f"{path}: a table of people is a .csv or .parquet file")
     try:
         if suffix in {".parquet", ".pq"}:
             frame = pd.read_parquet(path)
-        elif suffix in {".csv", ".tsv", ".txt"}:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        else:
-            raise SegmentError(f"{path}: a table of people is a .csv or .parquet file")
+        else:  # ids as written: 007 stays 007
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype={id_column: str})
     except (OSError, ValueError, pa.ArrowException) as exc:
-        if isinstance(exc, SegmentError):
-            raise
         raise SegmentError(f"cannot read {path}: {exc}") from None
     return from_frame(frame, id_column, source=str(path))
 
@@ -151,7 +150,7 @@ def from_features(table: pa.Table) -> People:
     features = frame[list(LAKE_FEATURES)].astype(np.float64)
     descriptions = {f.name: f.description for f in FEATURES if f.name in LAKE_FEATURES}
     return People(
-        ids=frame["user_id"].to_numpy(),
+        ids=frame["user_id"].astype(str).to_numpy(),
         features=features,
         text=frame[list(LAKE_TEXT)].astype("string"),
         feature_version=metadata[VERSION_KEY].decode(),

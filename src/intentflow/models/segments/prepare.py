@@ -37,6 +37,26 @@ CORRELATION_SAMPLE = 100_000
 """Rows the correlations between columns are measured on."""
 
 
+def filled_column(values: pd.Series, fill: float) -> np.ndarray:
+    """A column as floats, missing and infinite values replaced by ``fill``."""
+    out: np.ndarray = values.to_numpy(dtype=np.float64, copy=True)
+    out[~np.isfinite(out)] = fill
+    return out
+
+
+def fill_values(frame: pd.DataFrame, fills: Mapping[str, str]) -> dict[str, float]:
+    """What fills each column's missing (or infinite) values, by its rule: ``max``, ``zero``,
+    or else the median. Columns without a single value have none."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column].to_numpy(dtype=np.float64)
+        seen = values[np.isfinite(values)]
+        if seen.size:
+            rule = fills.get(str(column), "median")
+            out[str(column)] = float({"max": seen.max(), "zero": 0.0}.get(rule, np.median(seen)))
+    return out
+
+
 @dataclass
 class Preprocessor:
     """Fill, drop constants, log skewed counts, scale, optionally PCA (see the module's doc)."""
@@ -64,21 +84,19 @@ class Preprocessor:
         if self.scaling not in ("zscore", "minmax"):
             raise SegmentError(f"scaling {self.scaling!r}: choose zscore or minmax")
         self.inputs_ = [str(c) for c in frame.columns]
+        self.dropped_, self.components_, self.explained_ = {}, None, []
+        values = fill_values(frame, fills)
         columns, fill = [], []
-        for column in frame.columns:
-            values = frame[column].to_numpy(dtype=np.float64)
-            seen = values[~np.isnan(values)]
-            if seen.size == 0:
-                self.dropped_[str(column)] = "empty"
+        for column in self.inputs_:
+            if column not in values:
+                self.dropped_[column] = "empty"
                 continue
-            rule = fills.get(str(column), "median")
-            value = {"max": seen.max(), "zero": 0.0}.get(rule, float(np.median(seen)))
-            filled = np.where(np.isnan(values), value, values)
+            filled = filled_column(frame[column], values[column])
             if filled.min() == filled.max():
-                self.dropped_[str(column)] = "constant"
+                self.dropped_[column] = "constant"
                 continue
-            columns.append(str(column))
-            fill.append(float(value))
+            columns.append(column)
+            fill.append(values[column])
         if not columns:
             raise SegmentError(
                 "every feature is constant or empty: nothing tells these people apart "
@@ -153,7 +171,7 @@ class Preprocessor:
         if missing:
             raise SegmentError(f"the features lack {', '.join(missing)}")
         raw: np.ndarray = frame[self.columns_].to_numpy(dtype=np.float64, copy=True)
-        gaps = np.isnan(raw)
+        gaps = ~np.isfinite(raw)
         if gaps.any():
             raw[gaps] = np.take(self.fill_, np.nonzero(gaps)[1])
         return raw
@@ -179,7 +197,13 @@ class Preprocessor:
         out = self.fill_.copy()
         for i, column in enumerate(self.columns_):
             value = values.get(column)
-            if value is not None and not math.isnan(number := float(value)):
+            if value is None or value is pd.NA:
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise SegmentError(f"{column} is {value!r}, not a number") from None
+            if math.isfinite(number):
                 out[i] = number
         return out
 

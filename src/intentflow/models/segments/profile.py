@@ -67,7 +67,7 @@ class Profile:
     mean: dict[str, float]
     median: dict[str, float]
     lift: dict[str, float]
-    """The segment's mean over everyone's mean (empty when everyone's mean is 0)."""
+    """The segment's mean over everyone's mean (NaN when everyone's mean is 0)."""
     active: dict[str, float]
     """The share of the segment's people with a value above 0."""
     effect: dict[str, float] = field(default_factory=dict)
@@ -229,7 +229,12 @@ def _told_apart(profile: Profile, twins: list[Profile]) -> str:
         others = np.mean([t.effect.get(column, 0.0) for t in twins])
         return abs(profile.effect.get(column, 0.0) - float(others))
 
-    usable = [c for c, v in profile.lift.items() if v is not None and math.isfinite(v)]
+    named = profile.name.lower()
+    usable = [
+        c
+        for c, v in profile.lift.items()
+        if v is not None and math.isfinite(v) and c.replace("_", " ") not in named
+    ]
     if not usable:
         return profile.name
     column = max(sorted(usable), key=gap)

@@ -31,7 +31,8 @@ class Matching:
 
     ids: list[int]
     matched: dict[int, int]
-    """Segment id in the new model -> id in the previous one (the same id, kept)."""
+    """Segment id in the new model -> id in the previous one. A matched segment keeps its id,
+    so every pair is an id with itself; the ids missing are the new segments."""
     distances: dict[int, float]
     """Per matched segment: how far its centroid moved, in units of the previous spread."""
     new: list[int]
@@ -68,6 +69,7 @@ def match(
     """Match the new clusters' centroids (in the previous model's space) to the previous
     segments (see the module's doc)."""
     cost = np.sqrt(((centroids_now[:, None, :] - centroids_then[None, :, :]) ** 2).sum(axis=2))
+    cost = np.where(np.isfinite(cost), cost, np.finfo(np.float64).max / (cost.size + 1))
     rows, cols = linear_sum_assignment(cost)
     ids: list[int | None] = [None] * len(centroids_now)
     matched, distances = {}, {}
@@ -84,6 +86,7 @@ def match(
             fresh.append(next_id)
             next_id += 1
     vanished = [i for i in ids_then if i not in matched]
+    assert all(i is not None for i in ids)
     return Matching(
         ids=[int(i) for i in ids if i is not None],
         matched=matched,

@@ -81,10 +81,15 @@ def _scatter(
     return save(fig, out, name)
 
 
+def _two_wide(points: np.ndarray) -> np.ndarray:
+    """Points of one dimension get a second, zero, so that both maps can draw them."""
+    if points.shape[1] >= 2:
+        return points
+    return np.column_stack([points, np.zeros((len(points), 2 - points.shape[1]))])
+
+
 def _pca(points: np.ndarray) -> np.ndarray:
-    centered = points - points.mean(axis=0)
-    if centered.shape[1] == 1:
-        return np.column_stack([centered[:, 0], np.zeros(len(centered))])
+    centered = _two_wide(points - points.mean(axis=0))
     _, _, axes = np.linalg.svd(centered, full_matrices=False)
     return np.asarray(centered @ axes[:2].T)
 
@@ -92,7 +97,9 @@ def _pca(points: np.ndarray) -> np.ndarray:
 def _tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
     perplexity = float(min(30, max(2, (len(points) - 1) // 3)))
     return np.asarray(
-        TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+        TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
+            _two_wide(points)
+        )
     )
 
 
@@ -125,10 +132,11 @@ def _sizes(found: list[Profile], out: Path) -> str:
 
 
 def _lift_value(value: float | None) -> float:
-    if value is None or not math.isfinite(value) or value <= 0:
-        return 0.0
+    """A lift on the heatmap's log2 scale, clipped to its ends (NaN: no lift to show)."""
+    if value is None or not math.isfinite(value) or value < 0:
+        return math.nan
     limit = math.log2(LIFT_LIMIT)
-    return max(-limit, min(limit, math.log2(value)))
+    return -limit if value == 0 else max(-limit, min(limit, math.log2(value)))
 
 
 def _heatmap(found: list[Profile], out: Path) -> str:
@@ -137,7 +145,8 @@ def _heatmap(found: list[Profile], out: Path) -> str:
     fig = Figure(figsize=(2 + 1.1 * len(found), 1.5 + 0.35 * len(features)), layout="constrained")
     ax = fig.subplots()
     limit = math.log2(LIFT_LIMIT)
-    image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad="lightgrey")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-limit, vmax=limit, aspect="auto")
     ax.set_yticks(range(len(features)), features)
     ax.set_xticks(range(len(found)), [f"{p.id}: {p.name}" for p in found], rotation=30, ha="right")
     for row, col in np.ndindex(grid.shape):

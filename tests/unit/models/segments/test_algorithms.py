@@ -14,6 +14,7 @@ from intentflow.models.segments.algorithms import (
     HDBSCANAlgorithm,
     KMeansAlgorithm,
     assign,
+    density_exemplars,
     knee_eps,
 )
 from intentflow.models.segments.choose import best_k, scan_k, validity
@@ -32,7 +33,8 @@ def _points(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def test_k_is_chosen_by_the_scores_and_the_groups_are_found(name: str) -> None:
     points, truth = _points()
     algorithm = ALGORITHMS[name]()
-    scores = scan_k(points, algorithm, list(range(2, 9)), seed=1)
+    scores, starts = scan_k(points, algorithm, list(range(2, 9)), seed=1)
+    assert starts[4].shape == (4, 3)
     assert [s.k for s in scores] == list(range(2, 9))
     assert best_k(scores) == 4 and best_k(scores, "consensus") == 4
     best = max(scores, key=lambda s: s.silhouette)
@@ -98,7 +100,9 @@ def test_the_knee_of_the_k_distance_curve_separates_groups_from_gaps() -> None:
 def test_too_few_distinct_people_for_the_range_is_an_error() -> None:
     same = np.array([[1.0, 2.0]] * 10 + [[3.0, 4.0]] * 10)
     with pytest.raises(SegmentError, match="2 distinct feature rows"):
-        scan_k(same, KMeansAlgorithm(), [2, 3, 4], seed=0)
+        scan_k(same, KMeansAlgorithm(), [3, 4], seed=0)
+    scores, _ = scan_k(same, KMeansAlgorithm(), [2, 3, 4], seed=0)  # two segments can be
+    assert [s.k for s in scores] == [2]
 
 
 def test_consensus_takes_the_best_mean_rank_of_the_three_scores() -> None:
@@ -114,3 +118,21 @@ def test_consensus_takes_the_best_mean_rank_of_the_three_scores() -> None:
     assert best_k(scores, "consensus") == 3 and best_k(scores) == 4
     with pytest.raises(SegmentError, match="choose k by 'gap'"):
         best_k(scores, "gap")
+
+
+def test_an_algorithm_keeps_nothing_from_one_population_to_the_next() -> None:
+    algorithm = AgglomerativeAlgorithm()
+    even = np.r_[np.zeros((50, 1)), np.full((50, 1), 10.0)]
+    uneven = np.r_[np.zeros((10, 1)), np.full((90, 1), 10.0)]
+    assert sorted(np.bincount(algorithm.scan(even, [2], 0)[2]).tolist()) == [50, 50]
+    assert sorted(np.bincount(algorithm.scan(uneven, [2], 0)[2]).tolist()) == [10, 90]
+
+
+def test_every_density_cluster_keeps_exemplars_however_small() -> None:
+    rng = np.random.default_rng(0)
+    big = rng.normal(0, 0.3, size=(19_980, 2))
+    tiny = rng.normal(8, 0.01, size=(5, 2))
+    labels = np.r_[np.zeros(19_980, dtype=int), np.ones(5, dtype=int)]
+    exemplars, exemplar_labels, radius = density_exemplars(np.vstack([big, tiny]), labels, 0)
+    assert set(exemplar_labels.tolist()) == {0, 1} and (exemplar_labels == 1).sum() == 5
+    assert len(exemplars) <= 2010 and (radius > 0).all()

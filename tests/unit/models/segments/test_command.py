@@ -114,6 +114,8 @@ def test_density_segments_report_the_unclassified(data_dir: Path, tmp_path: Path
     unclassified = [s for s in out["segments"] if s["id"] == -1]
     assert unclassified and unclassified[0]["name"] == "Unclassified"
     invoke("report", "segments", "--out", str(tmp_path / "report"))
+    html = (tmp_path / "report" / "index.html").read_text()
+    assert "Unclassified" in html and "-1" in html
 
 
 def test_bad_input_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:

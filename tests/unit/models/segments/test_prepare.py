@@ -103,3 +103,11 @@ def test_a_column_that_repeats_another_is_left_out_with_its_twin_named() -> None
     assert prep.dropped_["views_again"] == "correlated with views (1.00)"
     assert prep.transform(frame).shape == (500, 3)
     assert "views_again" in Preprocessor(max_correlation=1.0).fit(frame, FILLS).columns_
+
+
+def test_a_second_fit_forgets_the_first() -> None:
+    prep = Preprocessor(pca=1)
+    prep.fit(pd.DataFrame({"x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0]}), {})
+    assert prep.dropped_ == {"x": "constant"}
+    prep.fit(pd.DataFrame({"x": [1.0, 5.0, 3.0], "y": [3.0, 1.0, 5.0]}), {})
+    assert prep.columns_ == ["x", "y"] and prep.dropped_ == {}
