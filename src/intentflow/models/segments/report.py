@@ -103,7 +103,7 @@ def _tsne(points: np.ndarray, seed: int = 0) -> np.ndarray:
     )
 
 
-def _k_plot(scores: list[dict[str, Any]], chosen: int, out: Path) -> str:
+def _k_plot(scores: list[dict[str, Any]], chosen: int, by: str, out: Path) -> str:
     fig = Figure(figsize=(11, 3.5), layout="constrained")
     axes = fig.subplots(1, 3)
     ks = [s["k"] for s in scores]
@@ -115,9 +115,10 @@ def _k_plot(scores: list[dict[str, Any]], chosen: int, out: Path) -> str:
     ):
         values = [np.nan if s[key] is None else s[key] for s in scores]
         ax.plot(ks, values, marker="o")
-        ax.axvline(chosen, color="tab:red", linestyle="--", linewidth=1)
+        ax.axvline(chosen, color="tab:red", linestyle="--", linewidth=1, label=f"k = {chosen}")
         ax.set(xlabel="k", title=title)
         ax.set_xticks(ks)
+    axes[0].legend(loc="best", title=f"chosen by {by}")
     return save(fig, out, "k_selection.png")
 
 
@@ -191,7 +192,12 @@ def write_report(folder: Path, out: Path) -> Path:
         points, segments = sample["points"], sample["segments"].astype(np.int64)
     plots = []
     if len(meta.get("scores", [])) > 1:
-        plots.append((_k_plot(meta["scores"], meta["k"], out), "Choosing k"))
+        plots.append(
+            (
+                _k_plot(meta["scores"], meta["k"], meta.get("chosen_by", "silhouette"), out),
+                "Choosing k",
+            )
+        )
     plots.append((_sizes(found, out), "Segment sizes"))
     if len(points) >= 3:
         plots.append(
