@@ -1,0 +1,293 @@
+"""The catalog's features updated per event: the same definitions as the batch query, online.
+
+Each feature kind of :mod:`intentflow.features.kinds` that aggregates a person's events has an
+online state here, built from the feature itself (its types, window and column), so there is no
+second list of features:
+
+- ``Count`` and ``Sum``: a running total; over an exact window (15 minutes, 1 hour) a queue of the
+  events inside it; over a bucketed window (24 hours and longer) one total per time bucket, cut
+  exactly as the batch query cuts them, so both agree to the event;
+- ``Distinct``: each value's latest time, oldest first, forgotten once it leaves the window;
+- ``DaysSince``: the latest (or first) time of a matching event;
+- ``Ratio`` and ``Trend``: computed from the features they divide, when those are online.
+
+An update costs O(1) amortized (what slides out of a window is dropped once) and the memory is
+bounded by the window. Reads happen at the current time: a state read at ``T`` forgets what lies
+before ``T``'s window, so reads must not go back in time. Events may arrive out of order: every
+state places a late event where it belongs.
+
+Features over sessions, rankings and the whole population are not online yet
+(:func:`online_features` lists those that are).
+
+>>> from intentflow.features.kinds import HOUR, Count
+>>> views = Count(name="views_1h", description="", types=("product_view",), window=HOUR)
+>>> person = OnlinePerson([views])
+>>> for minute in (0, 10, 70):
+...     person.update({"type": "product_view", "us": minute * 60 * MICROS})
+>>> person.values(71 * 60 * MICROS)["views_1h"]  # the view at minute 0 has left the hour
+2
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from intentflow.features.catalog import FEATURES
+from intentflow.features.kinds import (
+    DAY_US,
+    MICROS,
+    Count,
+    DaysSince,
+    Distinct,
+    Feature,
+    Ratio,
+    Sum,
+    Trend,
+    Window,
+)
+
+Value = int | float | None
+
+
+class State(Protocol):
+    """The online state of one feature of one person."""
+
+    def update(self, us: int, value: Any) -> None:
+        """Take in one matching event at ``us`` (epoch microseconds) carrying ``value``."""
+        ...
+
+    def value(self, cutoff_us: int) -> Value:
+        """The feature at ``cutoff_us`` (from the events before it)."""
+        ...
+
+
+def _start(window: Window, cutoff_us: int) -> int:
+    return window.bounds(cutoff_us)[0]
+
+
+class Total:
+    """Count or sum over all time."""
+
+    def __init__(self, integer: bool):
+        self.total: float = 0
+        self.integer = integer
+
+    def update(self, us: int, value: Any) -> None:
+        self.total += value
+
+    def value(self, cutoff_us: int) -> Value:
+        return int(self.total) if self.integer else float(self.total)
+
+
+class ExactWindow:
+    """Count or sum over an exact window: the events inside it, oldest first."""
+
+    def __init__(self, window: Window, integer: bool):
+        self.window, self.integer = window, integer
+        self.events: deque[tuple[int, float]] = deque()
+        self.total: float = 0
+
+    def update(self, us: int, value: Any) -> None:
+        if not self.events or us >= self.events[-1][0]:
+            self.events.append((us, value))
+        else:  # late: put it in its place
+            at = bisect.bisect_right([t for t, _ in self.events], us)
+            self.events.insert(at, (us, value))
+        self.total += value
+
+    def value(self, cutoff_us: int) -> Value:
+        start = _start(self.window, cutoff_us)
+        while self.events and self.events[0][0] < start:
+            self.total -= self.events.popleft()[1]
+        return round(self.total) if self.integer else float(self.total)
+
+
+class BucketedWindow:
+    """Count or sum over a bucketed window: one total per time bucket, oldest first."""
+
+    def __init__(self, window: Window, integer: bool):
+        self.window, self.integer = window, integer
+        self.bucket = window.bucket_seconds * MICROS
+        self.keys: list[int] = []
+        self.sums: dict[int, float] = {}
+
+    def update(self, us: int, value: Any) -> None:
+        key = us // self.bucket
+        if key not in self.sums:
+            if not self.keys or key > self.keys[-1]:
+                self.keys.append(key)
+            else:
+                bisect.insort(self.keys, key)
+            self.sums[key] = 0
+        self.sums[key] += value
+
+    def value(self, cutoff_us: int) -> Value:
+        start, end = self.window.bounds(cutoff_us)
+        first = start // self.bucket
+        gone = bisect.bisect_left(self.keys, first)
+        for key in self.keys[:gone]:
+            del self.sums[key]
+        del self.keys[:gone]
+        last = bisect.bisect_left(self.keys, -(-end // self.bucket))  # buckets before ``end``
+        total = sum(self.sums[k] for k in self.keys[:last])
+        return round(total) if self.integer else float(total)
+
+
+class DistinctValues:
+    """Distinct values in a window: each value's latest time, oldest first."""
+
+    def __init__(self, window: Window | None):
+        self.window = window
+        self.latest: OrderedDict[Any, int] = OrderedDict()
+        self.unordered = False
+
+    def update(self, us: int, value: Any) -> None:
+        if value is None:
+            return
+        before = self.latest.get(value)
+        if before is not None and before >= us:
+            return
+        newest = next(reversed(self.latest.values()), None) if self.latest else None
+        self.latest[value] = us
+        self.latest.move_to_end(value)
+        if newest is not None and us < newest:
+            self.unordered = True
+
+    def value(self, cutoff_us: int) -> Value:
+        if self.window is None:
+            return len(self.latest)
+        if self.unordered:  # a late event: sort once, then slide again
+            self.latest = OrderedDict(sorted(self.latest.items(), key=lambda kv: kv[1]))
+            self.unordered = False
+        start = _start(self.window, cutoff_us)
+        while self.latest and next(iter(self.latest.values())) < start:
+            self.latest.popitem(last=False)
+        return len(self.latest)
+
+
+class Moment:
+    """Days from the latest (or first) matching event to the cutoff."""
+
+    def __init__(self, first: bool):
+        self.first = first
+        self.us: int | None = None
+
+    def update(self, us: int, value: Any) -> None:
+        if self.us is None or (us < self.us if self.first else us > self.us):
+            self.us = us
+
+    def value(self, cutoff_us: int) -> Value:
+        return None if self.us is None else (cutoff_us - self.us) / DAY_US
+
+
+def online_features(features: Sequence[Feature] = FEATURES) -> list[Feature]:
+    """The features of ``features`` that have an online state, in catalog order: the event
+    aggregates, and the ratios and trends of online features."""
+    out: list[Feature] = []
+    known: set[str] = set()
+    for feature in features:
+        if (
+            isinstance(feature, Count | Sum | Distinct | DaysSince)
+            or (isinstance(feature, Ratio) and {feature.numerator, feature.denominator} <= known)
+            or (isinstance(feature, Trend) and {feature.recent, feature.before} <= known)
+        ):
+            out.append(feature)
+            known.add(feature.name)
+    return out
+
+
+def _state(feature: Feature) -> State:
+    integer = isinstance(feature, Count)
+    if isinstance(feature, Count | Sum):
+        if feature.window is None:
+            return Total(integer)
+        if feature.window.bucket_seconds:
+            return BucketedWindow(feature.window, integer)
+        return ExactWindow(feature.window, integer)
+    if isinstance(feature, Distinct):
+        return DistinctValues(feature.window)
+    if isinstance(feature, DaysSince):
+        return Moment(feature.first)
+    raise TypeError(f"{feature.name}: {type(feature).__name__} has no online state")
+
+
+def _matches(feature: Feature, kind: str) -> bool:
+    types: tuple[str, ...] = getattr(feature, "types", ())
+    if types and kind not in types:
+        return False
+    return not (isinstance(feature, DaysSince) and kind in feature.except_types)
+
+
+def _carried(feature: Feature, event: Mapping[str, Any]) -> Any:
+    """What an event adds to the feature: 1 for a count, the column's value otherwise."""
+    if isinstance(feature, Count | DaysSince):
+        return 1
+    value = event.get(feature.column)  # type: ignore[attr-defined]
+    if isinstance(feature, Sum):
+        return 0.0 if value is None else float(value)
+    return value
+
+
+class OnlinePerson:
+    """One person's online features (see the module's doc)."""
+
+    def __init__(self, features: Sequence[Feature]):
+        self.features = list(features)
+        self.states: dict[str, State] = {}
+        self.derived: list[Feature] = []
+        self.routes: dict[str, list[tuple[Feature, State]]] = {}
+        for feature in self.features:
+            if isinstance(feature, Ratio | Trend):
+                self.derived.append(feature)
+            else:
+                self.states[feature.name] = _state(feature)
+
+    def _route(self, kind: str) -> list[tuple[Feature, State]]:
+        route = self.routes.get(kind)
+        if route is None:
+            route = [
+                (f, self.states[f.name])
+                for f in self.features
+                if f.name in self.states and _matches(f, kind)
+            ]
+            self.routes[kind] = route
+        return route
+
+    def update(self, event: Mapping[str, Any]) -> None:
+        """Take in one event: a mapping with ``type``, ``us`` (epoch microseconds) and the
+        lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
+        us = int(event["us"])
+        for feature, state in self._route(str(event["type"])):
+            carried = _carried(feature, event)
+            if carried is not None:
+                state.update(us, carried)
+
+    def values(self, cutoff_us: int) -> dict[str, Value]:
+        """Every online feature at ``cutoff_us``."""
+        out: dict[str, Value] = {name: s.value(cutoff_us) for name, s in self.states.items()}
+        for feature in self.derived:
+            if isinstance(feature, Ratio):
+                top, bottom = out[feature.numerator], out[feature.denominator]
+                out[feature.name] = None if not bottom or top is None else top / bottom
+            elif isinstance(feature, Trend):
+                recent, before = out[feature.recent] or 0, out[feature.before] or 0
+                both = recent + before
+                out[feature.name] = (recent - before) / both if both else None
+        return out
+
+
+def replay(
+    events: Iterable[Mapping[str, Any]], features: Sequence[Feature] | None = None
+) -> dict[str, OnlinePerson]:
+    """Everyone's online features after ``events`` (each with a ``person``), in their order."""
+    chosen = online_features() if features is None else list(features)
+    people: dict[str, OnlinePerson] = {}
+    for event in events:
+        person = people.get(event["person"])
+        if person is None:
+            person = people[event["person"]] = OnlinePerson(chosen)
+        person.update(event)
+    return people
