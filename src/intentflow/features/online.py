@@ -231,44 +231,67 @@ def _carried(feature: Feature, event: Mapping[str, Any]) -> Any:
     return value
 
 
-class OnlinePerson:
-    """One person's online features (see the module's doc)."""
+class Catalog:
+    """The online features, with what each event type updates and the values of no events:
+    shared by every person."""
 
     def __init__(self, features: Sequence[Feature]):
         self.features = list(features)
-        self.states: dict[str, State] = {}
-        self.derived: list[Feature] = []
-        self.routes: dict[str, list[tuple[Feature, State]]] = {}
-        for feature in self.features:
-            if isinstance(feature, Ratio | Trend):
-                self.derived.append(feature)
-            else:
-                self.states[feature.name] = _state(feature)
+        self.derived = [f for f in self.features if isinstance(f, Ratio | Trend)]
+        aggregates = [f for f in self.features if not isinstance(f, Ratio | Trend)]
+        self.empty: dict[str, Value] = {
+            f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
+        }
+        self._aggregates = aggregates
+        self._routes: dict[str, list[Feature]] = {}
 
-    def _route(self, kind: str) -> list[tuple[Feature, State]]:
-        route = self.routes.get(kind)
+    _cache: dict[tuple[str, ...], Catalog] = {}
+
+    @classmethod
+    def of(cls, features: Sequence[Feature]) -> Catalog:
+        """The catalog of ``features`` (one per list of names, shared)."""
+        key = tuple(f.definition() for f in features)
+        if key not in cls._cache:
+            cls._cache[key] = cls(features)
+        return cls._cache[key]
+
+    def route(self, kind: str) -> list[Feature]:
+        """The aggregates an event of type ``kind`` updates."""
+        route = self._routes.get(kind)
         if route is None:
-            route = [
-                (f, self.states[f.name])
-                for f in self.features
-                if f.name in self.states and _matches(f, kind)
-            ]
-            self.routes[kind] = route
+            route = self._routes[kind] = [f for f in self._aggregates if _matches(f, kind)]
         return route
+
+
+class OnlinePerson:
+    """One person's online features (see the module's doc)."""
+
+    __slots__ = ("catalog", "states")
+
+    def __init__(self, features: Sequence[Feature] | Catalog):
+        self.catalog = features if isinstance(features, Catalog) else Catalog.of(features)
+        self.states: dict[str, State] = {}
+        """The states of the features this person has events for (the others are empty)."""
 
     def update(self, event: Mapping[str, Any]) -> None:
         """Take in one event: a mapping with ``type``, ``us`` (epoch microseconds) and the
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
-        for feature, state in self._route(str(event["type"])):
+        states = self.states
+        for feature in self.catalog.route(str(event["type"])):
             carried = _carried(feature, event)
             if carried is not None:
+                state = states.get(feature.name)
+                if state is None:
+                    state = states[feature.name] = _state(feature)
                 state.update(us, carried)
 
     def values(self, cutoff_us: int) -> dict[str, Value]:
         """Every online feature at ``cutoff_us``."""
-        out: dict[str, Value] = {name: s.value(cutoff_us) for name, s in self.states.items()}
-        for feature in self.derived:
+        out: dict[str, Value] = dict(self.catalog.empty)
+        for name, state in self.states.items():
+            out[name] = state.value(cutoff_us)
+        for feature in self.catalog.derived:
             if isinstance(feature, Ratio):
                 top, bottom = out[feature.numerator], out[feature.denominator]
                 out[feature.name] = None if not bottom or top is None else top / bottom
@@ -283,7 +306,7 @@ def replay(
     events: Iterable[Mapping[str, Any]], features: Sequence[Feature] | None = None
 ) -> dict[str, OnlinePerson]:
     """Everyone's online features after ``events`` (each with a ``person``), in their order."""
-    chosen = online_features() if features is None else list(features)
+    chosen = Catalog.of(online_features() if features is None else list(features))
     people: dict[str, OnlinePerson] = {}
     for event in events:
         person = people.get(event["person"])
