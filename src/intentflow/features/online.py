@@ -22,7 +22,7 @@ Features over sessions, rankings and the whole population are not online yet
 >>> from intentflow.features.kinds import HOUR, Count
 >>> views = Count(name="views_1h", description="", types=("product_view",), window=HOUR)
 >>> person = OnlinePerson([views])
->>> for minute in (0, 10, 70):
+>>> for minute in (0, 30, 70):
 ...     person.update({"type": "product_view", "us": minute * 60 * MICROS})
 >>> person.values(71 * 60 * MICROS)["views_1h"]  # the view at minute 0 has left the hour
 2
