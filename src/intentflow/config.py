@@ -185,6 +185,20 @@ class SegmentSettings(_Section):
     """K-Means fits MiniBatch K-Means on more people than this, full K-Means below."""
 
 
+class OnlineSettings(_Section):
+    """People's online state: how long it is kept and how much of it."""
+
+    ttl_s: int = 35 * 86_400
+    """A person without events for this long is forgotten (the longest online window, 30 days,
+    plus a margin)."""
+
+    max_people: int = 1_000_000
+    """The memory backend keeps at most this many people, evicting the least recently active."""
+
+    namespace: str = "intentflow"
+    """Prefix of every Redis key, so that several deployments can share a server."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -209,6 +223,13 @@ class Settings(BaseSettings):
     features: FeatureSettings = FeatureSettings()
     models: ModelSettings = ModelSettings()
     segments: SegmentSettings = SegmentSettings()
+    online: OnlineSettings = OnlineSettings()
+
+    state: Literal["memory", "redis"] = "memory"
+    """Where people's online state lives: in the process, or in Redis (``redis_url``)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """The Redis server of the ``redis`` state backend."""
 
     @field_validator("write_keys", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ Features over sessions, rankings and the whole population are not online yet
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -63,6 +64,14 @@ class State(Protocol):
         """The feature at ``cutoff_us`` (from the events before it)."""
         ...
 
+    def dump(self) -> list[Any]:
+        """The state as a flat list of numbers and values (for a compact encoding)."""
+        ...
+
+    def load(self, data: list[Any]) -> None:
+        """Restore what :meth:`dump` gave."""
+        ...
+
 
 def _start(window: Window, cutoff_us: int) -> int:
     return window.bounds(cutoff_us)[0]
@@ -80,6 +89,12 @@ class Total:
 
     def value(self, cutoff_us: int) -> Value:
         return int(self.total) if self.integer else float(self.total)
+
+    def dump(self) -> list[Any]:
+        return [self.total]
+
+    def load(self, data: list[Any]) -> None:
+        self.total = data[0]
 
 
 class ExactWindow:
@@ -103,6 +118,13 @@ class ExactWindow:
         while self.events and self.events[0][0] < start:
             self.total -= self.events.popleft()[1]
         return round(self.total) if self.integer else float(self.total)
+
+    def dump(self) -> list[Any]:
+        return [x for event in self.events for x in event]
+
+    def load(self, data: list[Any]) -> None:
+        self.events = deque(zip(data[::2], data[1::2], strict=True))
+        self.total = sum(data[1::2])
 
 
 class BucketedWindow:
@@ -134,6 +156,13 @@ class BucketedWindow:
         last = bisect.bisect_left(self.keys, -(-end // self.bucket))  # buckets before ``end``
         total = sum(self.sums[k] for k in self.keys[:last])
         return round(total) if self.integer else float(total)
+
+    def dump(self) -> list[Any]:
+        return [x for key in self.keys for x in (key, self.sums[key])]
+
+    def load(self, data: list[Any]) -> None:
+        self.keys = list(data[::2])
+        self.sums = dict(zip(data[::2], data[1::2], strict=True))
 
 
 class DistinctValues:
@@ -167,6 +196,13 @@ class DistinctValues:
             self.latest.popitem(last=False)
         return len(self.latest)
 
+    def dump(self) -> list[Any]:
+        return [x for item in self.latest.items() for x in item]
+
+    def load(self, data: list[Any]) -> None:
+        self.latest = OrderedDict(zip(data[::2], data[1::2], strict=True))
+        self.unordered = any(a > b for a, b in itertools.pairwise(data[1::2]))
+
 
 class Moment:
     """Days from the latest (or first) matching event to the cutoff."""
@@ -181,6 +217,12 @@ class Moment:
 
     def value(self, cutoff_us: int) -> Value:
         return None if self.us is None else (cutoff_us - self.us) / DAY_US
+
+    def dump(self) -> list[Any]:
+        return [self.us]
+
+    def load(self, data: list[Any]) -> None:
+        self.us = data[0]
 
 
 def online_features(features: Sequence[Feature] = FEATURES) -> list[Feature]:
@@ -242,7 +284,9 @@ class Catalog:
         self.empty: dict[str, Value] = {
             f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
         }
-        self._aggregates = aggregates
+        self.aggregates = aggregates
+        self.index = {f.name: i for i, f in enumerate(aggregates)}
+        """Each aggregate's number, which stands for its name in the compact encoding."""
         self._routes: dict[str, list[Feature]] = {}
 
     _cache: dict[tuple[str, ...], Catalog] = {}
@@ -259,7 +303,7 @@ class Catalog:
         """The aggregates an event of type ``kind`` updates."""
         route = self._routes.get(kind)
         if route is None:
-            route = self._routes[kind] = [f for f in self._aggregates if _matches(f, kind)]
+            route = self._routes[kind] = [f for f in self.aggregates if _matches(f, kind)]
         return route
 
 
@@ -285,6 +329,28 @@ class OnlinePerson:
                 if state is None:
                     state = states[feature.name] = _state(feature)
                 state.update(us, carried)
+
+    def dump(self) -> list[Any]:
+        """The person's states as one flat list: per state, its feature's number, its length and
+        its numbers (encode it with msgpack: a few bytes a number)."""
+        out: list[Any] = []
+        for name, state in self.states.items():
+            data = state.dump()
+            out += [self.catalog.index[name], len(data), *data]
+        return out
+
+    @classmethod
+    def load(cls, catalog: Catalog, data: list[Any]) -> OnlinePerson:
+        """A person from :meth:`dump`'s list."""
+        person = cls(catalog)
+        at = 0
+        while at < len(data):
+            feature = catalog.aggregates[data[at]]
+            size = data[at + 1]
+            state = person.states[feature.name] = _state(feature)
+            state.load(data[at + 2 : at + 2 + size])
+            at += 2 + size
+        return person
 
     def values(self, cutoff_us: int) -> dict[str, Value]:
         """Every online feature at ``cutoff_us``."""

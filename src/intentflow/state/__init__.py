@@ -1,0 +1,24 @@
+"""People's online state behind one contract (:class:`~intentflow.state.base.StateStore`), in
+the process (:mod:`.memory`) or in Redis (:mod:`.redis`)."""
+
+from __future__ import annotations
+
+from intentflow.config import Settings
+from intentflow.features.online import Catalog
+from intentflow.state.base import StateStore
+
+
+def open_store(settings: Settings, catalog: Catalog) -> StateStore:
+    """The configured backend (``INTENTFLOW_STATE``)."""
+    if settings.state == "redis":
+        from intentflow.state.redis import RedisStore
+
+        return RedisStore(
+            settings.redis_url,
+            catalog,
+            namespace=settings.online.namespace,
+            ttl_s=settings.online.ttl_s,
+        )
+    from intentflow.state.memory import MemoryStore
+
+    return MemoryStore(catalog, ttl_s=settings.online.ttl_s, max_people=settings.online.max_people)

@@ -1,0 +1,73 @@
+"""The contract every state backend keeps, and the compact encoding they share.
+
+A store maps a person id to their :class:`~intentflow.features.online.OnlinePerson`. Each person
+has one writer (the processor that owns their partition), which reads a batch of people, applies
+their events and writes them back; so a put replaces a person whole. A person not written for
+``ttl_s`` seconds is forgotten. The encoding is the person's flat state list in msgpack: small
+integers and values, no names (features are numbered by the catalog).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from intentflow.features.online import Catalog, OnlinePerson
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list)
+
+
+def encode(person: OnlinePerson) -> bytes:
+    """A person's state as bytes."""
+    return _encoder.encode(person.dump())
+
+
+def decode(catalog: Catalog, data: bytes) -> OnlinePerson:
+    """A person from :func:`encode`'s bytes."""
+    return OnlinePerson.load(catalog, _decoder.decode(data))
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What a store holds."""
+
+    people: int
+    encoded_bytes: int
+    """The people's states, encoded (for Redis: what its values take, keys and overhead aside)."""
+
+
+class StateStore(ABC):
+    """People's online state (see the module's doc)."""
+
+    catalog: Catalog
+
+    @abstractmethod
+    def get_many(self, people: Sequence[str]) -> dict[str, OnlinePerson]:
+        """The state of each of ``people`` that the store holds (the others are absent)."""
+
+    @abstractmethod
+    def put_many(self, people: Mapping[str, OnlinePerson]) -> None:
+        """Store each person's state whole; their idle time starts again."""
+
+    @abstractmethod
+    def delete(self, people: Sequence[str]) -> None:
+        """Forget ``people``."""
+
+    @abstractmethod
+    def stats(self) -> StoreStats:
+        """How many people the store holds, and their size."""
+
+    def get(self, person: str) -> OnlinePerson | None:
+        """One person's state, if held."""
+        return self.get_many([person]).get(person)
+
+    def put(self, person: str, state: OnlinePerson) -> None:
+        """Store one person's state."""
+        self.put_many({person: state})
+
+    def close(self) -> None:  # noqa: B027 (a no-op unless the backend holds connections)
+        """Release connections (the memory store has none)."""

@@ -1,0 +1,65 @@
+"""The embedded state backend: people in the process, bounded in number and idle time.
+
+People are kept in least-recently-written order. A put moves a person to the end; people idle
+longer than ``ttl_s`` are dropped from the front, and beyond ``max_people`` the least recently
+active go first. Both happen as people are written, so the store never grows unbounded, and a
+read never returns an expired person.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+
+from intentflow.features.online import Catalog, OnlinePerson
+from intentflow.state.base import StateStore, StoreStats, encode
+
+
+class MemoryStore(StateStore):
+    """People's online state in this process (see the module's doc)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        ttl_s: float,
+        max_people: int,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.catalog = catalog
+        self.ttl_s = ttl_s
+        self.max_people = max_people
+        self.clock = clock
+        self.people: OrderedDict[str, tuple[float, OnlinePerson]] = OrderedDict()
+        self.evicted = 0
+        """People dropped for the cap (not for idling)."""
+
+    def get_many(self, people: Sequence[str]) -> dict[str, OnlinePerson]:
+        oldest = self.clock() - self.ttl_s
+        out = {}
+        for person in people:
+            held = self.people.get(person)
+            if held is not None and held[0] >= oldest:
+                out[person] = held[1]
+        return out
+
+    def put_many(self, people: Mapping[str, OnlinePerson]) -> None:
+        now = self.clock()
+        for person, state in people.items():
+            self.people[person] = (now, state)
+            self.people.move_to_end(person)
+        oldest = now - self.ttl_s
+        while self.people and next(iter(self.people.values()))[0] < oldest:
+            self.people.popitem(last=False)
+        while len(self.people) > self.max_people:
+            self.people.popitem(last=False)
+            self.evicted += 1
+
+    def delete(self, people: Sequence[str]) -> None:
+        for person in people:
+            self.people.pop(person, None)
+
+    def stats(self) -> StoreStats:
+        held = self.get_many(list(self.people))
+        return StoreStats(len(held), sum(len(encode(p)) for p in held.values()))

@@ -1,0 +1,130 @@
+"""One contract, every state backend: the memory store and a real Redis server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from intentflow.features.kinds import MICROS
+from intentflow.features.online import Catalog, OnlinePerson, online_features
+from intentflow.state.base import StateStore, decode, encode
+from intentflow.state.memory import MemoryStore
+from intentflow.state.redis import RedisStore
+
+CATALOG = Catalog.of(online_features())
+DAY = 86_400 * MICROS
+
+
+def _store(kind: str, redis_url: str | None, ttl_s: float = 3600.0) -> StateStore:
+    if kind == "memory":
+        return MemoryStore(CATALOG, ttl_s=ttl_s, max_people=1000)
+    assert redis_url is not None
+    return RedisStore(redis_url, CATALOG, namespace=f"test-{uuid.uuid4().hex}", ttl_s=ttl_s)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def url(kind: str, request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("redis_url") if kind == "redis" else None
+
+
+@pytest.fixture
+def store(kind: str, url: str | None) -> Iterator[StateStore]:
+    opened = _store(kind, url)
+    yield opened
+    opened.close()
+
+
+def _events(person: OnlinePerson, start_us: int, count: int) -> None:
+    kinds = ("product_view", "add_to_cart", "purchase", "page_view", "email_open")
+    for i in range(count):
+        event: dict[str, Any] = {
+            "type": kinds[i % len(kinds)],
+            "us": start_us + i * 97 * MICROS,
+            "item_id": str(i % 7),
+            "category": f"c{i % 3}",
+            "revenue": 12.5 if i % 5 == 2 else None,
+        }
+        person.update(event)
+
+
+def test_a_person_comes_back_as_they_were_stored(store: StateStore) -> None:
+    person = OnlinePerson(CATALOG)
+    _events(person, 100 * DAY, 60)
+    store.put("ada", person)
+    back = store.get("ada")
+    assert back is not None
+    later = 100 * DAY + 2 * 3600 * MICROS
+    assert back.values(later) == person.values(later)
+    # and goes on from where it was: the same events give the same features
+    _events(person, later, 10)
+    _events(back, later, 10)
+    assert back.values(later + DAY) == person.values(later + DAY)
+
+
+def test_reads_return_only_the_people_held_and_deletes_forget(store: StateStore) -> None:
+    one, two = OnlinePerson(CATALOG), OnlinePerson(CATALOG)
+    _events(one, DAY, 3)
+    _events(two, DAY, 5)
+    store.put_many({"p1": one, "p2": two})
+    assert set(store.get_many(["p1", "p2", "nobody"])) == {"p1", "p2"}
+    assert store.get_many([]) == {}
+    assert store.stats().people == 2 and store.stats().encoded_bytes > 0
+    store.delete(["p1", "nobody"])
+    assert set(store.get_many(["p1", "p2"])) == {"p2"}
+    assert store.get("p1") is None
+
+
+def test_idle_people_expire(kind: str, url: str | None) -> None:
+    store = _store(kind, url, ttl_s=0.3)
+    person = OnlinePerson(CATALOG)
+    _events(person, DAY, 2)
+    store.put("idle", person)
+    assert store.get("idle") is not None
+    time.sleep(0.6)
+    assert store.get("idle") is None
+    store.close()
+
+
+def test_stores_do_not_see_each_others_people(kind: str, url: str | None) -> None:
+    first, second = _store(kind, url), _store(kind, url)
+    person = OnlinePerson(CATALOG)
+    _events(person, DAY, 2)
+    first.put("shared-id", person)
+    assert second.get("shared-id") is None and first.get("shared-id") is not None
+    first.close()
+    second.close()
+
+
+def test_the_encoding_is_exact_and_names_no_feature() -> None:
+    person = OnlinePerson(CATALOG)
+    _events(person, 100 * DAY, 200)
+    data = encode(person)
+    assert decode(CATALOG, data).dump() == person.dump()
+    assert b"product_views" not in data  # features travel as their catalog numbers
+
+
+def test_the_memory_store_evicts_the_least_recently_active_beyond_its_cap() -> None:
+    now = [0.0]
+    store = MemoryStore(CATALOG, ttl_s=100, max_people=3, clock=lambda: now[0])
+    for i in range(5):
+        now[0] += 1
+        store.put(f"p{i}", OnlinePerson(CATALOG))
+    assert set(store.get_many([f"p{i}" for i in range(5)])) == {"p2", "p3", "p4"}
+    assert store.evicted == 2
+    now[0] += 1
+    store.put("p2", OnlinePerson(CATALOG))  # active again: p3 is now the least recent
+    now[0] += 1
+    store.put("p5", OnlinePerson(CATALOG))
+    assert set(store.get_many(["p2", "p3", "p4", "p5"])) == {"p2", "p4", "p5"}
+    now[0] += 200  # everyone idle past the TTL: gone at the next write
+    store.put("p6", OnlinePerson(CATALOG))
+    assert store.stats().people == 1
