@@ -19,9 +19,11 @@ CATALOG = Catalog.of(online_features())
 DAY = 86_400 * MICROS
 
 
-def _store(kind: str, redis_url: str | None, ttl_s: float = 3600.0) -> StateStore:
+def _store(
+    kind: str, redis_url: str | None, ttl_s: float = 3600.0, max_people: int = 1000
+) -> StateStore:
     if kind == "memory":
-        return MemoryStore(CATALOG, ttl_s=ttl_s, max_people=1000)
+        return MemoryStore(CATALOG, ttl_s=ttl_s, max_people=max_people)
     assert redis_url is not None
     return RedisStore(redis_url, CATALOG, namespace=f"test-{uuid.uuid4().hex}", ttl_s=ttl_s)
 

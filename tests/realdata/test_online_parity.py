@@ -6,11 +6,15 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pytest
+
 from intentflow.config import Settings
 from intentflow.features.build import build_features
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import OnlinePerson, online_features
 from intentflow.lake.reader import Lake
+from intentflow.stream.processor import Processor
+from tests.contract.test_state_stores import _store
 
 CUTOFFS = (
     datetime(2017, 11, 26, 1, 7, 30, tzinfo=UTC),  # inside the first 15 minutes
@@ -68,3 +72,33 @@ def test_online_features_equal_the_batch_ones_at_every_cutoff(taobao_settings: S
                     )
                 compared += 1
     assert compared > 3 * 40_000 * 60
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_the_processor_and_its_store_keep_the_same_features(
+    kind: str, taobao_settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    lake = Lake(taobao_settings.lake_dir)
+    url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    store = _store(kind, url, max_people=100_000)
+    processor = Processor(store)
+    events = [
+        {**e, "user_id": e["person"], "partition": "import", "offset": i, "message_id": str(i)}
+        for i, e in enumerate(_events(lake))
+    ]
+    for start in range(0, len(events), 5000):
+        processor.process(events[start : start + 5000])
+    assert processor.late == 0
+    cutoff = CUTOFFS[-1]
+    cutoff_us = int(cutoff.timestamp() * MICROS)
+    names = [f.name for f in online_features()]
+    batch = build_features(lake, cutoff).select(["user_id", *names]).to_pylist()
+    held = store.get_many([row["user_id"] for row in batch])
+    assert len(held) == len(batch) == store.stats().people
+    for row in batch:
+        online = held[row["user_id"]].values(cutoff_us)
+        assert all(
+            (row[n] is None and online[n] is None) or math.isclose(row[n], online[n], abs_tol=1e-9)  # type: ignore[arg-type]
+            for n in names
+        ), row["user_id"]
+    store.close()

@@ -2,7 +2,10 @@
 
 A store maps a person id to their :class:`~intentflow.features.online.OnlinePerson`. Each person
 has one writer (the processor that owns their partition), which reads a batch of people, applies
-their events and writes them back; so a put replaces a person whole. A person not written for
+their events and writes them back; so a put replaces a person whole. With the people it writes
+the positions its source has reached (a Kafka partition's offset, the log's position), in one
+atomic step: after a crash the processor skips what the state already holds, so no event counts
+twice even when the source delivers it again. A person not written for
 ``ttl_s`` seconds is forgotten. The encoding is the person's flat state list in msgpack: small
 integers and values, no names (features are numbered by the catalog).
 """
@@ -50,8 +53,15 @@ class StateStore(ABC):
         """The state of each of ``people`` that the store holds (the others are absent)."""
 
     @abstractmethod
-    def put_many(self, people: Mapping[str, OnlinePerson]) -> None:
-        """Store each person's state whole; their idle time starts again."""
+    def put_many(
+        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+    ) -> None:
+        """Store each person's state whole (their idle time starts again) and, in the same
+        atomic step, the source ``positions`` these states include."""
+
+    @abstractmethod
+    def positions(self) -> dict[str, int]:
+        """The source positions the stored states include (by source partition)."""
 
     @abstractmethod
     def delete(self, people: Sequence[str]) -> None:

@@ -34,6 +34,7 @@ class MemoryStore(StateStore):
         self.people: OrderedDict[str, tuple[float, OnlinePerson]] = OrderedDict()
         self.evicted = 0
         """People dropped for the cap (not for idling)."""
+        self._positions: dict[str, int] = {}
 
     def get_many(self, people: Sequence[str]) -> dict[str, OnlinePerson]:
         oldest = self.clock() - self.ttl_s
@@ -44,7 +45,10 @@ class MemoryStore(StateStore):
                 out[person] = held[1]
         return out
 
-    def put_many(self, people: Mapping[str, OnlinePerson]) -> None:
+    def put_many(
+        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+    ) -> None:
+        self._positions.update(positions or {})
         now = self.clock()
         for person, state in people.items():
             self.people[person] = (now, state)
@@ -55,6 +59,9 @@ class MemoryStore(StateStore):
         while len(self.people) > self.max_people:
             self.people.popitem(last=False)
             self.evicted += 1
+
+    def positions(self) -> dict[str, int]:
+        return dict(self._positions)
 
     def delete(self, people: Sequence[str]) -> None:
         for person in people:

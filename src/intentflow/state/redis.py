@@ -1,8 +1,10 @@
 """The scaled-out state backend: people in Redis, one key each, with a TTL.
 
 A person is one string key, ``{namespace}:person:{id}``, holding their encoded state; a put sets
-it with the store's TTL, so an idle person expires on the server. Batches go in one pipelined
-round trip (``MGET`` to read, ``SET ... PX`` to write). Keys are namespaced, so deployments share
+it with the store's TTL, so an idle person expires on the server. Batches go in one round trip
+(``MGET`` to read; to write, ``SET ... PX`` per person and the source positions into the hash
+``{namespace}:positions``, in one ``MULTI``/``EXEC`` transaction, so that the states and the
+positions they include change together). Keys are namespaced, so deployments share
 a server without meeting.
 """
 
@@ -23,6 +25,7 @@ class RedisStore(StateStore):
         self.catalog = catalog
         self.client = redis.Redis.from_url(url)
         self.prefix = f"{namespace}:person:"
+        self.positions_key = f"{namespace}:positions"
         self.ttl_ms = int(ttl_s * 1000)
 
     def _key(self, person: str) -> str:
@@ -38,11 +41,19 @@ class RedisStore(StateStore):
             if value is not None
         }
 
-    def put_many(self, people: Mapping[str, OnlinePerson]) -> None:
-        with self.client.pipeline(transaction=False) as pipe:
+    def put_many(
+        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+    ) -> None:
+        with self.client.pipeline(transaction=bool(positions)) as pipe:
             for person, state in people.items():
                 pipe.set(self._key(person), encode(state), px=self.ttl_ms)
+            if positions:
+                pipe.hset(self.positions_key, mapping={k: v for k, v in positions.items()})
             pipe.execute()
+
+    def positions(self) -> dict[str, int]:
+        stored: dict[bytes, bytes] = self.client.hgetall(self.positions_key)  # type: ignore[assignment]
+        return {k.decode(): int(v) for k, v in stored.items()}
 
     def delete(self, people: Sequence[str]) -> None:
         if people:

@@ -1,0 +1,1 @@
+"""The stream: sources of accepted events, and the processor that keeps people's online state."""
