@@ -15,10 +15,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import msgspec
 
 from intentflow.features.online import Catalog, OnlinePerson
+from intentflow.stream.trending import WINDOWS, Hit
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list)
@@ -81,3 +83,34 @@ class StateStore(ABC):
 
     def close(self) -> None:  # noqa: B027 (a no-op unless the backend holds connections)
         """Release connections (the memory store has none)."""
+
+
+Ranked = list[tuple[str, float]]
+"""Names with their scores, best first."""
+
+
+class TrendingStore(ABC):
+    """Item and category scores over the trending windows (see
+    :mod:`intentflow.stream.trending`), shared by every processor."""
+
+    windows = WINDOWS
+
+    @abstractmethod
+    def add(self, hits: Sequence[Hit]) -> None:
+        """Add each hit's weight to its item and category in every window."""
+
+    @abstractmethod
+    def top(
+        self,
+        window: str,
+        n: int,
+        now_us: int,
+        *,
+        category: str | None = None,
+        of: Literal["items", "categories"] = "items",
+    ) -> Ranked:
+        """The ``n`` best items (within ``category`` when given) or categories of ``window`` at
+        ``now_us``, with their decayed scores."""
+
+    def close(self) -> None:  # noqa: B027 (a no-op unless the backend holds connections)
+        """Release connections."""

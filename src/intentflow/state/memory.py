@@ -8,12 +8,15 @@ read never returns an expired person.
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
 
 from intentflow.features.online import Catalog, OnlinePerson
-from intentflow.state.base import StateStore, StoreStats, encode
+from intentflow.state.base import Ranked, StateStore, StoreStats, TrendingStore, encode
+from intentflow.stream.trending import Hit
 
 
 class MemoryStore(StateStore):
@@ -70,3 +73,54 @@ class MemoryStore(StateStore):
     def stats(self) -> StoreStats:
         held = self.get_many(list(self.people))
         return StoreStats(len(held), sum(len(encode(p)) for p in held.values()))
+
+
+class MemoryTrending(TrendingStore):
+    """Trending scores in this process: per window, one counter per bucket for items, for
+    categories and for the items of each category; buckets that leave the window are dropped."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, dict[int, dict[str | None, defaultdict[str, float]]]] = {
+            name: {} for name in self.windows
+        }
+        self.latest_us: int | None = None
+
+    def add(self, hits: Sequence[Hit]) -> None:
+        for h in hits:
+            self.latest_us = h.us if self.latest_us is None else max(self.latest_us, h.us)
+            for name, window in self.windows.items():
+                counters = self.buckets[name].setdefault(window.bucket(h.us), {})
+                counters.setdefault(CATEGORIES, defaultdict(float))[h.category or ""] += h.weight
+                counters.setdefault(None, defaultdict(float))[h.item] += h.weight
+                if h.category is not None:
+                    counters.setdefault(h.category, defaultdict(float))[h.item] += h.weight
+        if self.latest_us is not None:
+            for name, window in self.windows.items():
+                first = window.first_bucket(self.latest_us)
+                for bucket in [b for b in self.buckets[name] if b < first]:
+                    del self.buckets[name][bucket]
+
+    def top(
+        self,
+        window: str,
+        n: int,
+        now_us: int,
+        *,
+        category: str | None = None,
+        of: Literal["items", "categories"] = "items",
+    ) -> Ranked:
+        spec = self.windows[window]
+        first, last = spec.first_bucket(now_us), spec.bucket(now_us)
+        key = CATEGORIES if of == "categories" else category
+        scores: defaultdict[str, float] = defaultdict(float)
+        for bucket, counters in self.buckets[window].items():
+            if first <= bucket <= last and key in counters:
+                factor = spec.decay(bucket, now_us)
+                for name, weight in counters[key].items():
+                    scores[name] += weight * factor
+        scores.pop("", None)
+        return heapq.nlargest(n, scores.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+CATEGORIES = "\0categories"
+"""The counter of categories in a bucket (no category has this name)."""

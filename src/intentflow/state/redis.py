@@ -11,11 +11,14 @@ a server without meeting.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import redis
 
+from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, OnlinePerson
-from intentflow.state.base import StateStore, StoreStats, decode, encode
+from intentflow.state.base import Ranked, StateStore, StoreStats, TrendingStore, decode, encode
+from intentflow.stream.trending import Hit
 
 
 class RedisStore(StateStore):
@@ -65,6 +68,83 @@ class RedisStore(StateStore):
             people += 1
             size += int(self.client.strlen(key))
         return StoreStats(people, size)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+TOP = """
+local union = {'ZUNIONSTORE', KEYS[1], #KEYS - 1}
+for i = 2, #KEYS do union[#union + 1] = KEYS[i] end
+union[#union + 1] = 'WEIGHTS'
+for i = 2, #ARGV do union[#union + 1] = ARGV[i] end
+redis.call(unpack(union))
+local best = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+redis.call('DEL', KEYS[1])
+return best
+"""
+"""Sum the window's buckets, each weighted by its decay, into a scratch key, read the top of it
+and drop it: one atomic step on the server (KEYS: scratch, buckets; ARGV: n, decays)."""
+
+
+class RedisTrending(TrendingStore):
+    """Trending scores in Redis: per window and bucket, a sorted set of items, one of
+    categories and one of items per category, each expiring a window after its last write;
+    increments go in one pipeline, and top lists come from :data:`TOP`."""
+
+    def __init__(self, url: str, *, namespace: str):
+        self.client = redis.Redis.from_url(url)
+        self.prefix = f"{namespace}:trend:"
+        self._top = self.client.register_script(TOP)
+
+    def _key(self, window: str, bucket: int, part: str) -> str:
+        return f"{self.prefix}{window}:{bucket}:{part}"
+
+    def add(self, hits: Sequence[Hit]) -> None:
+        with self.client.pipeline(transaction=False) as pipe:
+            for h in hits:
+                for name, window in self.windows.items():
+                    bucket = window.bucket(h.us)
+                    # kept a window (and a bucket) after its last write, by the server's clock:
+                    # event times may be old (a replay), the expiry must not be
+                    keep_ms = (window.seconds * MICROS + window.bucket_us) // 1000
+                    keys = [(self._key(name, bucket, "items"), h.item)]
+                    keys.append((self._key(name, bucket, "categories"), h.category or ""))
+                    if h.category is not None:
+                        keys.append((self._key(name, bucket, f"in:{h.category}"), h.item))
+                    for key, member in keys:
+                        pipe.zincrby(key, h.weight, member)
+                        pipe.pexpire(key, keep_ms)
+            pipe.execute()
+
+    def top(
+        self,
+        window: str,
+        n: int,
+        now_us: int,
+        *,
+        category: str | None = None,
+        of: Literal["items", "categories"] = "items",
+    ) -> Ranked:
+        spec = self.windows[window]
+        part = (
+            "categories"
+            if of == "categories"
+            else "items"
+            if category is None
+            else (f"in:{category}")
+        )
+        buckets = range(spec.first_bucket(now_us), spec.bucket(now_us) + 1)
+        keys = [self._key(window, b, part) for b in buckets]
+        decays = [repr(spec.decay(b, now_us)) for b in buckets]
+        scratch = f"{self.prefix}scratch:{window}:{part}"
+        extra = 1 if of == "categories" else 0  # the empty category may take a place
+        found = self._top(keys=[scratch, *keys], args=[n + extra, *decays])
+        pairs = [
+            (name.decode(), float(score))
+            for name, score in zip(found[::2], found[1::2], strict=True)
+        ]
+        return [(name, score) for name, score in pairs if name][:n]
 
     def close(self) -> None:
         self.client.close()
