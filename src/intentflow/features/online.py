@@ -34,6 +34,7 @@ import bisect
 import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from intentflow.features.catalog import FEATURES
@@ -307,15 +308,46 @@ class Catalog:
         return route
 
 
-class OnlinePerson:
-    """One person's online features (see the module's doc)."""
+@dataclass(frozen=True)
+class IntentScore:
+    """A person's latest intent score: the calibrated probability, the class by the model's
+    threshold, the top reasons in words, when it was scored (epoch microseconds, by the clock of
+    the processor) and by which model."""
 
-    __slots__ = ("catalog", "states")
+    score: float
+    high_intent: bool
+    reasons: tuple[str, ...]
+    scored_at_us: int
+    model_version: str
+
+    def dump(self) -> list[Any]:
+        return [
+            self.score,
+            self.high_intent,
+            list(self.reasons),
+            self.scored_at_us,
+            self.model_version,
+        ]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> IntentScore:
+        return cls(data[0], bool(data[1]), tuple(data[2]), int(data[3]), str(data[4]))
+
+
+INTENT = -1
+"""The number that stands for the intent score in a person's compact encoding."""
+
+
+class OnlinePerson:
+    """One person's online features (see the module's doc), and their latest intent score."""
+
+    __slots__ = ("catalog", "intent", "states")
 
     def __init__(self, features: Sequence[Feature] | Catalog):
         self.catalog = features if isinstance(features, Catalog) else Catalog.of(features)
         self.states: dict[str, State] = {}
         """The states of the features this person has events for (the others are empty)."""
+        self.intent: IntentScore | None = None
 
     def update(self, event: Mapping[str, Any]) -> None:
         """Take in one event: a mapping with ``type``, ``us`` (epoch microseconds) and the
@@ -337,6 +369,9 @@ class OnlinePerson:
         for name, state in self.states.items():
             data = state.dump()
             out += [self.catalog.index[name], len(data), *data]
+        if self.intent is not None:
+            data = self.intent.dump()
+            out += [INTENT, len(data), *data]
         return out
 
     @classmethod
@@ -345,10 +380,14 @@ class OnlinePerson:
         person = cls(catalog)
         at = 0
         while at < len(data):
-            feature = catalog.aggregates[data[at]]
-            size = data[at + 1]
-            state = person.states[feature.name] = _state(feature)
-            state.load(data[at + 2 : at + 2 + size])
+            number, size = data[at], data[at + 1]
+            part = data[at + 2 : at + 2 + size]
+            if number == INTENT:
+                person.intent = IntentScore.load(part)
+            else:
+                feature = catalog.aggregates[number]
+                state = person.states[feature.name] = _state(feature)
+                state.load(part)
             at += 2 + size
         return person
 

@@ -20,7 +20,7 @@ position, atomically (see :mod:`intentflow.state.base`).
 >>> view = {"type": "product_view", "item_id": "1", "user_id": "ada"}
 >>> processor.process([{**view, "message_id": "a", "us": 0, "partition": "log", "offset": 1},
 ...                    {**view, "message_id": "b", "us": 10**6, "partition": "log", "offset": 2}])
-Applied(events=2, people=1, late=0, repeated=0)
+Applied(events=2, people=1, late=0, repeated=0, scored=0)
 >>> store.get("ada").values(2 * 10**6)["product_views_15m"]
 2
 """
@@ -33,7 +33,9 @@ from typing import Any
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import OnlinePerson
-from intentflow.state.base import StateStore
+from intentflow.state.base import StateStore, TrendingStore
+from intentflow.stream.scoring import Scorer
+from intentflow.stream.trending import hit
 
 
 def person_of(event: Mapping[str, Any]) -> str | None:
@@ -52,13 +54,24 @@ class Applied:
     """Events behind the watermark: in the lake, not in the online state."""
     repeated: int
     """Events the state already held (redelivered after a crash, or repeated in the batch)."""
+    scored: int = 0
+    """People whose intent was scored again."""
 
 
 class Processor:
     """Applies batches of events to people's online state (see the module's doc)."""
 
-    def __init__(self, store: StateStore, *, lateness_s: float = 60.0):
+    def __init__(
+        self,
+        store: StateStore,
+        *,
+        lateness_s: float = 60.0,
+        trending: TrendingStore | None = None,
+        scorer: Scorer | None = None,
+    ):
         self.store = store
+        self.trending = trending
+        self.scorer = scorer
         self.lateness_us = int(lateness_s * MICROS)
         self.positions = store.positions()
         """The position the stored state includes, per source partition."""
@@ -103,9 +116,15 @@ class Processor:
             for event in own:
                 state.update(event)
             changed[person] = state
+        scored = 0
+        if self.scorer is not None and changed and self.latest_us is not None:
+            scored = self.scorer.score(changed, self.latest_us + 1)
+        if self.trending is not None:
+            hits = [h for e in fresh if (h := hit(e)) is not None and person_of(e) in changed]
+            self.trending.add(hits)
         updates = {p: o for p, o in reached.items() if o != self.positions.get(p)}
         self.store.put_many(changed, updates)
         self.positions = reached
         self.late += late
         applied = sum(len(own) for own in by_person.values())
-        return Applied(applied, len(changed), late, repeated)
+        return Applied(applied, len(changed), late, repeated, scored)

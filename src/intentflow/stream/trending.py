@@ -16,6 +16,7 @@ within a category.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -77,7 +78,7 @@ class Hit:
     weight: float
 
 
-def hit(event: dict[str, Any]) -> Hit | None:
+def hit(event: Mapping[str, Any]) -> Hit | None:
     """What an event adds to trending, or None (no item, or a type that does not count)."""
     weight = WEIGHTS.get(str(event.get("type")))
     item = event.get("item_id")

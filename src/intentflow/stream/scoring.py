@@ -1,0 +1,94 @@
+"""Intent scores that follow people's events, with the champion model of the registry.
+
+After the processor applies a batch, every person it touched is scored again, unless their last
+score is younger than ``every_s`` (2 s by default): a burst of events costs one score, not one
+per event. The score uses the person's online features at the moment of scoring; features that
+are not online yet (sessions, rankings, population scores) are missing values to the model, as
+they are for a person the model has never seen.
+
+The champion is looked up again every ``check_every_s``: a newly promoted model is picked up
+without a restart. A model that cannot be loaded is logged, and the previous one keeps scoring.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from intentflow.features.kinds import MICROS
+from intentflow.features.online import IntentScore, OnlinePerson
+from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.registry import Registry, RegistryError
+
+log = logging.getLogger(__name__)
+
+
+class Scorer:
+    """Scores people with the registry's champion (see the module's doc)."""
+
+    def __init__(
+        self,
+        models_dir: str,
+        *,
+        every_s: float = 2.0,
+        check_every_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.registry = Registry(models_dir)
+        self.every_us = int(every_s * MICROS)
+        self.check_every_s = check_every_s
+        self.clock = clock
+        self.model: IntentModel | None = None
+        self.checked_at: float | None = None
+        self.failures = 0
+        """Champions that could not be loaded."""
+
+    def champion(self) -> IntentModel | None:
+        """The model in use, looked up again when the last look is ``check_every_s`` old."""
+        now = self.clock()
+        if self.checked_at is not None and now - self.checked_at < self.check_every_s:
+            return self.model
+        self.checked_at = now
+        try:
+            version = self.registry.champion(KIND)
+        except (OSError, ValueError) as exc:
+            log.error("cannot read the model registry: %s", exc)
+            return self.model
+        if version is None or (self.model is not None and self.model.version == version):
+            return self.model
+        try:
+            self.model = IntentModel.load(self.registry.root, version)
+            log.info("intent scores now come from model %s", version)
+        except (OSError, ValueError, KeyError, RegistryError) as exc:
+            self.failures += 1
+            kept = self.model.version if self.model else "none"
+            log.error("cannot load intent model %s (%s); keeping %s", version, exc, kept)
+        return self.model
+
+    def score(self, people: Mapping[str, OnlinePerson], at_us: int) -> int:
+        """Score each person whose score is ``every_s`` old (or who has none) on their features
+        at ``at_us`` (event time); returns how many were scored."""
+        model = self.champion()
+        if model is None:
+            return 0
+        now_us = int(self.clock() * MICROS)
+        scored = 0
+        for person in people.values():
+            last = person.intent
+            if (
+                last is not None
+                and now_us - last.scored_at_us < self.every_us
+                and (last.model_version == model.version)
+            ):
+                continue
+            result = model.score_one(person.values(at_us))
+            person.intent = IntentScore(
+                score=result.probability,
+                high_intent=result.high_intent,
+                reasons=tuple(r.words() for r in result.reasons),
+                scored_at_us=now_us,
+                model_version=model.version,
+            )
+            scored += 1
+        return scored
