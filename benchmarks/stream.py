@@ -1,0 +1,231 @@
+"""``intentflow bench stream``: how fast the stream processor keeps people's online state.
+
+A simulated clickstream (``--users`` people over ``--days`` days; page views, product views,
+carts, purchases, emails...) is encoded as the JSON lines the log holds. Three loops read the
+same lines, in batches of ``--batch`` events, on one thread:
+
+- the ceiling: a bare loop that only parses each line (msgspec) and its time;
+- the memory backend: parse, then :class:`~intentflow.stream.processor.Processor` with the
+  memory state store and memory trending, scoring people with an intent model at most every
+  2 s each (the catalog's online features, trending and scores all kept up to date);
+- the Redis backend: the same with the Redis state store and Redis trending, against a real
+  ``redis-server`` started on a free port.
+
+The intent model is trained first on a simulated table of online features (two trials), and
+promoted in a scratch registry. Also measured: the bytes of a person's state in Redis (``MEMORY
+USAGE`` of the person keys, key and overhead included) and the memory backend's process memory
+per person (RSS growth over the run).
+
+Goals: memory at least 50,000 events/s on one core, Redis at least 15,000 events/s, at most
+400 bytes per person in Redis. Still to come: freshness, in-process and through Kafka.
+
+Writes ``bench-results/stream.json``; the last line printed is the JSON result.
+Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+import pandas as pd
+import psutil
+import redis
+from _common import log, report
+
+from intentflow.collect.server import free_port
+from intentflow.features.kinds import MICROS
+from intentflow.features.online import Catalog, online_features
+from intentflow.models.intent.champion import train_and_register
+from intentflow.models.intent.model import KIND
+from intentflow.models.intent.table import prepare
+from intentflow.models.intent.train import TrainOptions
+from intentflow.models.registry import Registry
+from intentflow.simulate.clickstream import SimulationConfig, simulate
+from intentflow.state.memory import MemoryStore, MemoryTrending
+from intentflow.state.redis import RedisStore, RedisTrending
+from intentflow.stream.processor import Processor
+from intentflow.stream.scoring import Scorer
+
+GOALS = {"memory_events_per_s": 50_000, "redis_events_per_s": 15_000}
+GOAL_REDIS_BYTES = 400
+KEPT = ("type", "user_id", "anonymous_id", "item_id", "category", "revenue", "message_id")
+
+
+def _lines(users: int, days: int) -> list[bytes]:
+    encoder = msgspec.json.Encoder()
+    return [encoder.encode(e) for e in simulate(SimulationConfig(users=users, days=days, seed=5))]
+
+
+def _parse(lines: list[bytes], start: int) -> list[dict[str, Any]]:
+    """The events of some lines, with their time and their place in the log."""
+    decode = msgspec.json.decode
+    out = []
+    for offset, line in enumerate(lines, start):
+        raw = decode(line)
+        event = {k: raw.get(k) for k in KEPT}
+        event["us"] = int(datetime.fromisoformat(raw["timestamp"]).timestamp() * MICROS)
+        event["partition"], event["offset"] = "log", offset
+        out.append(event)
+    return out
+
+
+def _model(root: Path) -> str:
+    rng = np.random.default_rng(0)
+    carts = rng.poisson(0.4, 5000)
+    frame = pd.DataFrame(
+        {
+            "add_to_carts_1h": carts,
+            "product_views_15m": rng.poisson(3, 5000),
+            "events_1h": carts + rng.poisson(5, 5000),
+            "days_since_last_purchase": rng.exponential(20, 5000),
+        }
+    )
+    frame["label"] = (rng.random(5000) < 0.02 + 0.3 * (carts > 0)).astype(int)
+    result = train_and_register(
+        Registry(root), prepare(frame, "label", folds=2), TrainOptions(trials=2, inner_folds=2)
+    )
+    Registry(root).promote(KIND, result["model_version"])
+    return str(result["model_version"])
+
+
+def _run(lines: list[bytes], batch: int, processor: Processor | None) -> tuple[float, int]:
+    """Events per second over the lines, and the people scored."""
+    scored = 0
+    started = time.perf_counter()
+    for at in range(0, len(lines), batch):
+        events = _parse(lines[at : at + batch], at)
+        if processor is not None:
+            scored += processor.process(events).scored
+    return len(lines) / (time.perf_counter() - started), scored
+
+
+def _redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("the stream benchmark needs redis-server (Debian package redis-server)")
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    client.close()
+    return process, url
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=20_000)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    catalog = Catalog.of(online_features())
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        log("stream: training a model of online features")
+        version = _model(work / "models")
+        log(f"stream: simulating {args.users:,} people x {args.days} day(s)")
+        lines = _lines(args.users, args.days)
+        log(f"stream: {len(lines):,} events; the ceiling (parse only)")
+        ceiling, _ = _run(lines, args.batch, None)
+
+        log("stream: memory backend")
+        scorer = Scorer(str(work / "models"))
+        scorer.champion()  # the model's memory is not the people's
+        memory = MemoryStore(catalog, ttl_s=35 * 86_400, max_people=10_000_000)
+        rss_before = psutil.Process().memory_info().rss
+        memory_rate, memory_scored = _run(
+            lines, args.batch, Processor(memory, trending=MemoryTrending(), scorer=scorer)
+        )
+        people = memory.stats().people
+        rss_per_person = (psutil.Process().memory_info().rss - rss_before) / max(people, 1)
+
+        log("stream: Redis backend")
+        server, url = _redis(work / "redis")
+        try:
+            store = RedisStore(url, catalog, namespace="bench", ttl_s=35 * 86_400)
+            redis_rate, redis_scored = _run(
+                lines,
+                args.batch,
+                Processor(
+                    store,
+                    trending=RedisTrending(url, namespace="bench"),
+                    scorer=Scorer(str(work / "models")),
+                ),
+            )
+            client = redis.Redis.from_url(url)
+            keys = list(client.scan_iter(match="bench:person:*", count=1000))[:2000]
+            usage = [int(client.memory_usage(k) or 0) for k in keys]
+            encoded = [int(client.strlen(k)) for k in keys]
+            client.close()
+            store.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    figures = {
+        "events": len(lines),
+        "people": people,
+        "batch": args.batch,
+        "model_version": version,
+        "ceiling_events_per_s": round(ceiling),
+        "memory_events_per_s": round(memory_rate),
+        "redis_events_per_s": round(redis_rate),
+        "memory_share_of_ceiling": round(memory_rate / ceiling, 3),
+        "redis_share_of_ceiling": round(redis_rate / ceiling, 3),
+        "memory_scored": memory_scored,
+        "redis_scored": redis_scored,
+        "memory_rss_bytes_per_user": round(rss_per_person),
+        "redis_bytes_per_user": round(statistics.mean(usage)),
+        "redis_encoded_bytes_per_user": round(statistics.mean(encoded)),
+    }
+    figures["goals_met"] = {
+        **{key: figures[key] >= goal for key, goal in GOALS.items()},
+        "redis_bytes_per_user": figures["redis_bytes_per_user"] <= GOAL_REDIS_BYTES,
+    }
+    summary = [
+        f"{len(lines):,} simulated events of {people:,} people, batches of {args.batch:,}",
+        f"ceiling (parse only): {ceiling:,.0f} events/s",
+        f"memory: {memory_rate:,.0f} events/s ({memory_rate / ceiling:.0%} of the ceiling; "
+        f"goal {GOALS['memory_events_per_s']:,}), {memory_scored:,} scores, "
+        f"{rss_per_person:,.0f} bytes of process memory per person",
+        f"Redis: {redis_rate:,.0f} events/s ({redis_rate / ceiling:.0%}; goal "
+        f"{GOALS['redis_events_per_s']:,}), {redis_scored:,} scores, "
+        f"{figures['redis_bytes_per_user']} bytes per person in Redis "
+        f"(goal {GOAL_REDIS_BYTES}; the encoded state alone "
+        f"{figures['redis_encoded_bytes_per_user']})",
+    ]
+    report("stream", summary, figures)
+
+
+if __name__ == "__main__":
+    main()
