@@ -130,3 +130,16 @@ def test_the_memory_store_evicts_the_least_recently_active_beyond_its_cap() -> N
     now[0] += 200  # everyone idle past the TTL: gone at the next write
     store.put("p6", OnlinePerson(CATALOG))
     assert store.stats().people == 1
+
+
+def test_the_settings_choose_the_backend(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from intentflow.config import Settings
+    from intentflow.state import open_store
+
+    assert isinstance(open_store(Settings(), CATALOG), MemoryStore)
+    monkeypatch.setenv("INTENTFLOW_STATE", "redis")
+    monkeypatch.setenv("INTENTFLOW_REDIS_URL", redis_url)
+    monkeypatch.setenv("INTENTFLOW_ONLINE__NAMESPACE", "from-env")
+    store = open_store(Settings(), CATALOG)
+    assert isinstance(store, RedisStore) and store.prefix == "from-env:person:"
+    store.close()
