@@ -264,14 +264,15 @@ def _matches(feature: Feature, kind: str) -> bool:
     return not (isinstance(feature, DaysSince) and kind in feature.except_types)
 
 
-def _carried(feature: Feature, event: Mapping[str, Any]) -> Any:
-    """What an event adds to the feature: 1 for a count, the column's value otherwise."""
+Step = tuple[Feature, str | None, bool]
+"""How an event reaches one feature: the feature, the column it reads (None: the event counts
+1) and whether a missing value counts as 0.0 (sums) rather than not at all."""
+
+
+def _step(feature: Feature) -> Step:
     if isinstance(feature, Count | DaysSince):
-        return 1
-    value = event.get(feature.column)  # type: ignore[attr-defined]
-    if isinstance(feature, Sum):
-        return 0.0 if value is None else float(value)
-    return value
+        return feature, None, False
+    return feature, feature.column, isinstance(feature, Sum)  # type: ignore[attr-defined]
 
 
 class Catalog:
@@ -288,7 +289,7 @@ class Catalog:
         self.aggregates = aggregates
         self.index = {f.name: i for i, f in enumerate(aggregates)}
         """Each aggregate's number, which stands for its name in the compact encoding."""
-        self._routes: dict[str, list[Feature]] = {}
+        self._routes: dict[str, list[Step]] = {}
 
     _cache: dict[tuple[str, ...], Catalog] = {}
 
@@ -300,11 +301,11 @@ class Catalog:
             cls._cache[key] = cls(features)
         return cls._cache[key]
 
-    def route(self, kind: str) -> list[Feature]:
-        """The aggregates an event of type ``kind`` updates."""
+    def route(self, kind: str) -> list[Step]:
+        """How an event of type ``kind`` reaches each aggregate it updates."""
         route = self._routes.get(kind)
         if route is None:
-            route = self._routes[kind] = [f for f in self.aggregates if _matches(f, kind)]
+            route = self._routes[kind] = [_step(f) for f in self.aggregates if _matches(f, kind)]
         return route
 
 
@@ -354,13 +355,21 @@ class OnlinePerson:
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
         states = self.states
-        for feature in self.catalog.route(str(event["type"])):
-            carried = _carried(feature, event)
-            if carried is not None:
-                state = states.get(feature.name)
-                if state is None:
-                    state = states[feature.name] = _state(feature)
-                state.update(us, carried)
+        for feature, column, zero in self.catalog.route(str(event["type"])):
+            if column is None:
+                carried: Any = 1
+            else:
+                carried = event.get(column)
+                if carried is None:
+                    if not zero:
+                        continue
+                    carried = 0.0
+                elif zero:
+                    carried = float(carried)
+            state = states.get(feature.name)
+            if state is None:
+                state = states[feature.name] = _state(feature)
+            state.update(us, carried)
 
     def dump(self) -> list[Any]:
         """The person's states as one flat list: per state, its feature's number, its length and

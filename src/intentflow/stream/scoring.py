@@ -16,6 +16,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+import numpy as np
+
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import IntentScore, OnlinePerson
 from intentflow.models.intent.model import KIND, IntentModel
@@ -73,16 +75,18 @@ class Scorer:
         if model is None:
             return 0
         now_us = int(self.clock() * MICROS)
-        scored = 0
-        for person in people.values():
-            last = person.intent
-            if (
-                last is not None
-                and now_us - last.scored_at_us < self.every_us
-                and (last.model_version == model.version)
-            ):
-                continue
-            result = model.score_one(person.values(at_us))
+        due = [
+            person
+            for person in people.values()
+            if person.intent is None
+            or now_us - person.intent.scored_at_us >= self.every_us
+            or person.intent.model_version != model.version
+        ]
+        if not due:
+            return 0
+        # one matrix for everyone due: the booster scores rows far faster together
+        matrix = np.vstack([model.schema.vector(p.values(at_us)) for p in due])
+        for person, result in zip(due, model.score_matrix(matrix), strict=True):
             person.intent = IntentScore(
                 score=result.probability,
                 high_intent=result.high_intent,
@@ -90,5 +94,4 @@ class Scorer:
                 scored_at_us=now_us,
                 model_version=model.version,
             )
-            scored += 1
-        return scored
+        return len(due)

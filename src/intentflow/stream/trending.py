@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 from intentflow.features.kinds import MICROS
@@ -34,7 +35,7 @@ class TrendWindow:
     seconds: int
     buckets: int
 
-    @property
+    @cached_property
     def bucket_us(self) -> int:
         return self.seconds * MICROS // self.buckets
 
