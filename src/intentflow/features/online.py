@@ -74,6 +74,17 @@ class State(Protocol):
         ...
 
 
+def _deltas(numbers: list[int]) -> list[int]:
+    """The first number, then each one's distance from the one before: small numbers, which
+    msgpack writes in fewer bytes than the epoch microseconds they stand for."""
+    return [b - a for a, b in itertools.pairwise([0, *numbers])]
+
+
+def _sums(deltas: list[int]) -> list[int]:
+    """The numbers :func:`_deltas` came from."""
+    return list(itertools.accumulate(deltas))
+
+
 def _start(window: Window, cutoff_us: int) -> int:
     return window.bounds(cutoff_us)[0]
 
@@ -121,11 +132,19 @@ class ExactWindow:
         return round(self.total) if self.integer else float(self.total)
 
     def dump(self) -> list[Any]:
-        return [x for event in self.events for x in event]
+        times = _deltas([us for us, _ in self.events])
+        if self.integer and all(v == 1 for _, v in self.events):  # a count: times are enough
+            return [0, *times]
+        return [1, *times, *(v for _, v in self.events)]
 
     def load(self, data: list[Any]) -> None:
-        self.events = deque(zip(data[::2], data[1::2], strict=True))
-        self.total = sum(data[1::2])
+        if data[0] == 0:
+            times, values = _sums(data[1:]), [1] * (len(data) - 1)
+        else:
+            half = (len(data) - 1) // 2
+            times, values = _sums(data[1 : 1 + half]), data[1 + half :]
+        self.events = deque(zip(times, values, strict=True))
+        self.total = sum(values)
 
 
 class BucketedWindow:
@@ -159,11 +178,12 @@ class BucketedWindow:
         return round(total) if self.integer else float(total)
 
     def dump(self) -> list[Any]:
-        return [x for key in self.keys for x in (key, self.sums[key])]
+        return [*_deltas(self.keys), *(self.sums[key] for key in self.keys)]
 
     def load(self, data: list[Any]) -> None:
-        self.keys = list(data[::2])
-        self.sums = dict(zip(data[::2], data[1::2], strict=True))
+        half = len(data) // 2
+        self.keys = _sums(data[:half])
+        self.sums = dict(zip(self.keys, data[half:], strict=True))
 
 
 class DistinctValues:
@@ -198,11 +218,13 @@ class DistinctValues:
         return len(self.latest)
 
     def dump(self) -> list[Any]:
-        return [x for item in self.latest.items() for x in item]
+        return [*_deltas(list(self.latest.values())), *self.latest]
 
     def load(self, data: list[Any]) -> None:
-        self.latest = OrderedDict(zip(data[::2], data[1::2], strict=True))
-        self.unordered = any(a > b for a, b in itertools.pairwise(data[1::2]))
+        half = len(data) // 2
+        times = _sums(data[:half])
+        self.latest = OrderedDict(zip(data[half:], times, strict=True))
+        self.unordered = any(a > b for a, b in itertools.pairwise(times))
 
 
 class Moment:
