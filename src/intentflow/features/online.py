@@ -35,7 +35,8 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Final, Protocol
 
 from intentflow.features.catalog import FEATURES
 from intentflow.features.kinds import (
@@ -227,6 +228,98 @@ class DistinctValues:
         self.unordered = any(a > b for a, b in itertools.pairwise(times))
 
 
+class WindowCounts:
+    """How many events of each type lie in one window: one state that every count of the window
+    reads (``events_1h``, ``add_to_carts_1h``...), so an event is kept once per window, not once
+    per count. Exact windows keep the events, bucketed ones a count per type and bucket."""
+
+    def __init__(self, window: Window):
+        self.window = window
+        self.bucket = window.bucket_seconds * MICROS
+        self.events: deque[tuple[int, str]] = deque()
+        self.keys: list[int] = []
+        self.buckets: dict[int, dict[str, int]] = {}
+        self.totals: dict[str, int] = {}
+        """Per type, the events held (exact windows, and bucketed ones without an offset)."""
+
+    def update(self, us: int, kind: Any) -> None:
+        kind = str(kind)
+        if not self.bucket:
+            if not self.events or us >= self.events[-1][0]:
+                self.events.append((us, kind))
+            else:
+                at = bisect.bisect_right([t for t, _ in self.events], us)
+                self.events.insert(at, (us, kind))
+        else:
+            key = us // self.bucket
+            if key not in self.buckets:
+                if not self.keys or key > self.keys[-1]:
+                    self.keys.append(key)
+                else:
+                    bisect.insort(self.keys, key)
+                self.buckets[key] = {}
+            self.buckets[key][kind] = self.buckets[key].get(kind, 0) + 1
+        self.totals[kind] = self.totals.get(kind, 0) + 1
+
+    def counts(self, cutoff_us: int) -> dict[str, int]:
+        """Events per type in the window at ``cutoff_us``."""
+        start, end = self.window.bounds(cutoff_us)
+        if not self.bucket:
+            while self.events and self.events[0][0] < start:
+                _, kind = self.events.popleft()
+                self.totals[kind] -= 1
+            return self.totals
+        gone = bisect.bisect_left(self.keys, start // self.bucket)
+        for key in self.keys[:gone]:
+            for kind, n in self.buckets.pop(key).items():
+                self.totals[kind] -= n
+        del self.keys[:gone]
+        if not self.window.offset_seconds:
+            return self.totals
+        out: dict[str, int] = {}
+        for key in self.keys[: bisect.bisect_left(self.keys, -(-end // self.bucket))]:
+            for kind, n in self.buckets[key].items():
+                out[kind] = out.get(kind, 0) + n
+        return out
+
+    def value(self, cutoff_us: int) -> Value:
+        return sum(self.counts(cutoff_us).values())
+
+    def dump(self) -> list[Any]:
+        kinds = sorted(self.totals)
+        code = {k: i for i, k in enumerate(kinds)}
+        names = [TYPE_CODES.get(k, k) for k in kinds]
+        if not self.bucket:
+            times = _deltas([us for us, _ in self.events])
+            return [len(kinds), *names, *times, *(code[k] for _, k in self.events)]
+        out: list[Any] = [len(kinds), *names, len(self.keys), *_deltas(self.keys)]
+        for key in self.keys:
+            counts = self.buckets[key]
+            out += [len(counts), *(x for k, n in counts.items() for x in (code[k], n))]
+        return out
+
+    def load(self, data: list[Any]) -> None:
+        kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
+        at = 1 + data[0]
+        self.totals = dict.fromkeys(kinds, 0)
+        if not self.bucket:
+            half = (len(data) - at) // 2
+            times = _sums(data[at : at + half])
+            self.events = deque(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
+            for _, kind in self.events:
+                self.totals[kind] += 1
+            return
+        keys = _sums(data[at + 1 : at + 1 + data[at]])
+        at += 1 + data[at]
+        self.keys, self.buckets = keys, {}
+        for key in keys:
+            pairs = data[at + 1 : at + 1 + 2 * data[at]]
+            self.buckets[key] = {kinds[c]: n for c, n in zip(pairs[::2], pairs[1::2], strict=True)}
+            for kind, n in self.buckets[key].items():
+                self.totals[kind] += n
+            at += 1 + 2 * data[at]
+
+
 class Moment:
     """Days from the latest (or first) matching event to the cutoff."""
 
@@ -286,15 +379,37 @@ def _matches(feature: Feature, kind: str) -> bool:
     return not (isinstance(feature, DaysSince) and kind in feature.except_types)
 
 
-Step = tuple[Feature, str | None, bool]
-"""How an event reaches one feature: the feature, the column it reads (None: the event counts
+Step = tuple[str, str | None, bool]
+"""How an event reaches one state: the state's key, the column it reads (None: the event counts
 1) and whether a missing value counts as 0.0 (sums) rather than not at all."""
+
+TYPE_NAMES: Final = (
+    "page_view",
+    "product_view",
+    "click",
+    "scroll",
+    "add_to_cart",
+    "remove_from_cart",
+    "add_to_wishlist",
+    "purchase",
+    "search",
+    "email_open",
+    "email_click",
+    "identify",
+    "custom",
+)
+"""Event types by the number that stands for them in stored states. Append only: states in
+Redis outlive a deployment. A type not listed is stored by its name."""
+TYPE_CODES: Final = {name: i for i, name in enumerate(TYPE_NAMES)}
+
+GROUP = "#"
+"""The prefix of the keys of the window counts' states (no feature name starts with it)."""
 
 
 def _step(feature: Feature) -> Step:
     if isinstance(feature, Count | DaysSince):
-        return feature, None, False
-    return feature, feature.column, isinstance(feature, Sum)  # type: ignore[attr-defined]
+        return feature.name, None, False
+    return feature.name, feature.column, isinstance(feature, Sum)  # type: ignore[attr-defined]
 
 
 class Catalog:
@@ -309,8 +424,19 @@ class Catalog:
             f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
         }
         self.aggregates = aggregates
-        self.index = {f.name: i for i, f in enumerate(aggregates)}
-        """Each aggregate's number, which stands for its name in the compact encoding."""
+        self.windows: dict[str, Window] = {}
+        """The windows whose counts share one :class:`WindowCounts` (by its state's key)."""
+        self.counted: dict[str, tuple[str, tuple[str, ...]]] = {}
+        """Each grouped count: the key of its window's state and the types it counts."""
+        for f in aggregates:
+            if isinstance(f, Count) and f.window is not None:
+                key = GROUP + f.window.name
+                self.windows[key] = f.window
+                self.counted[f.name] = (key, f.types)
+        keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
+        self.index = {key: i for i, key in enumerate(keys)}
+        """Each state's number, which stands for its name in the compact encoding."""
+        self.keys = keys
         self._routes: dict[str, list[Step]] = {}
 
     _cache: dict[tuple[str, ...], Catalog] = {}
@@ -324,11 +450,30 @@ class Catalog:
         return cls._cache[key]
 
     def route(self, kind: str) -> list[Step]:
-        """How an event of type ``kind`` reaches each aggregate it updates."""
+        """How an event of type ``kind`` reaches each state it updates."""
         route = self._routes.get(kind)
         if route is None:
-            route = self._routes[kind] = [_step(f) for f in self.aggregates if _matches(f, kind)]
+            route = [
+                _step(f)
+                for f in self.aggregates
+                if f.name not in self.counted and _matches(f, kind)
+            ]
+            for key in self.windows:  # a window's counts keep the types any of them reads
+                wanted = [t for k, t in self.counted.values() if k == key]
+                if any(not types or kind in types for types in wanted):
+                    route.append((key, "type", False))
+            self._routes[kind] = route
         return route
+
+    def state(self, key: str) -> State:
+        """A new, empty state for ``key`` (a feature's name, or a window's counts)."""
+        if key in self.windows:
+            return WindowCounts(self.windows[key])
+        return _state(self.aggregates[self.by_name[key]])
+
+    @cached_property
+    def by_name(self) -> dict[str, int]:
+        return {f.name: i for i, f in enumerate(self.aggregates)}
 
 
 @dataclass(frozen=True)
@@ -377,7 +522,7 @@ class OnlinePerson:
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
         states = self.states
-        for feature, column, zero in self.catalog.route(str(event["type"])):
+        for key, column, zero in self.catalog.route(str(event["type"])):
             if column is None:
                 carried: Any = 1
             else:
@@ -388,9 +533,9 @@ class OnlinePerson:
                     carried = 0.0
                 elif zero:
                     carried = float(carried)
-            state = states.get(feature.name)
+            state = states.get(key)
             if state is None:
-                state = states[feature.name] = _state(feature)
+                state = states[key] = self.catalog.state(key)
             state.update(us, carried)
 
     def dump(self) -> list[Any]:
@@ -416,17 +561,26 @@ class OnlinePerson:
             if number == INTENT:
                 person.intent = IntentScore.load(part)
             else:
-                feature = catalog.aggregates[number]
-                state = person.states[feature.name] = _state(feature)
+                key = catalog.keys[number]
+                state = person.states[key] = catalog.state(key)
                 state.load(part)
             at += 2 + size
         return person
 
     def values(self, cutoff_us: int) -> dict[str, Value]:
         """Every online feature at ``cutoff_us``."""
-        out: dict[str, Value] = dict(self.catalog.empty)
-        for name, state in self.states.items():
-            out[name] = state.value(cutoff_us)
+        catalog = self.catalog
+        out: dict[str, Value] = dict(catalog.empty)
+        counts: dict[str, dict[str, int]] = {}
+        for key, state in self.states.items():
+            if isinstance(state, WindowCounts):
+                counts[key] = state.counts(cutoff_us)
+            else:
+                out[key] = state.value(cutoff_us)
+        for name, (key, types) in catalog.counted.items():
+            held = counts.get(key)
+            if held:
+                out[name] = sum(held.get(t, 0) for t in types) if types else sum(held.values())
         for feature in self.catalog.derived:
             if isinstance(feature, Ratio):
                 top, bottom = out[feature.numerator], out[feature.denominator]

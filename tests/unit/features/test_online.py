@@ -136,3 +136,20 @@ def test_what_leaves_a_window_is_forgotten() -> None:
     # at a cutoff on a bucket's edge the window ends with that bucket: 719 full hours before
     assert bucketed.value(24 * 90 * 3600 * MICROS) == 30 * 24 - 1
     assert len(bucketed.keys) == len(bucketed.sums) <= 30 * 24 + 1
+
+
+def test_stored_type_numbers_cover_every_event_type_and_others_travel_by_name() -> None:
+    from intentflow.events import EVENT_TYPES
+    from intentflow.features.kinds import PREVIOUS_WEEK
+    from intentflow.features.online import TYPE_NAMES, WindowCounts
+
+    assert set(EVENT_TYPES) <= set(TYPE_NAMES)
+    for window in (HOUR, DAYS_30, PREVIOUS_WEEK):
+        counts = WindowCounts(window)
+        for i, kind in enumerate(["page_view", "renamed_later", "purchase"] * 40):
+            counts.update(i * 3 * 3600 * MICROS, kind)
+        again = WindowCounts(window)
+        again.load(counts.dump())
+        cutoff = 121 * 3 * 3600 * MICROS
+        assert again.counts(cutoff) == counts.counts(cutoff)
+    assert again.counts(cutoff)["renamed_later"] > 0
