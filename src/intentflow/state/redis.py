@@ -101,20 +101,29 @@ class RedisTrending(TrendingStore):
         return f"{self.prefix}{window}:{bucket}:{part}"
 
     def add(self, hits: Sequence[Hit]) -> None:
-        with self.client.pipeline(transaction=False) as pipe:
+        # a batch's hits summed per key and member first: one increment per pair, one expiry per
+        # key, however many events share them
+        sums: dict[str, dict[str, float]] = {}
+        keep: dict[str, int] = {}
+        for name, window in self.windows.items():
+            # kept a window (and a bucket) after its last write, by the server's clock: event
+            # times may be old (a replay), the expiry must not be
+            keep_ms = (window.seconds * MICROS + window.bucket_us) // 1000
             for h in hits:
-                for name, window in self.windows.items():
-                    bucket = window.bucket(h.us)
-                    # kept a window (and a bucket) after its last write, by the server's clock:
-                    # event times may be old (a replay), the expiry must not be
-                    keep_ms = (window.seconds * MICROS + window.bucket_us) // 1000
-                    keys = [(self._key(name, bucket, "items"), h.item)]
-                    keys.append((self._key(name, bucket, "categories"), h.category or ""))
-                    if h.category is not None:
-                        keys.append((self._key(name, bucket, f"in:{h.category}"), h.item))
-                    for key, member in keys:
-                        pipe.zincrby(key, h.weight, member)
-                        pipe.pexpire(key, keep_ms)
+                bucket = window.bucket(h.us)
+                parts = [("items", h.item), ("categories", h.category or "")]
+                if h.category is not None:
+                    parts.append((f"in:{h.category}", h.item))
+                for part, member in parts:
+                    key = self._key(name, bucket, part)
+                    members = sums.setdefault(key, {})
+                    members[member] = members.get(member, 0.0) + h.weight
+                    keep[key] = keep_ms
+        with self.client.pipeline(transaction=False) as pipe:
+            for key, members in sums.items():
+                for member, weight in members.items():
+                    pipe.zincrby(key, weight, member)
+                pipe.pexpire(key, keep[key])
             pipe.execute()
 
     def top(
