@@ -11,6 +11,7 @@ import pytest
 
 from intentflow.features.kinds import MICROS
 from intentflow.state.base import StateStore
+from intentflow.state.memory import MemoryTrending
 from intentflow.stream.processor import Processor
 from tests.contract.test_state_stores import _store
 
@@ -117,3 +118,61 @@ def test_repeats_in_a_batch_count_once_and_people_are_keyed_like_the_catalog(
     assert (applied.events, applied.repeated, applied.people) == (2, 1, 2)
     assert set(store.get_many(["ada", "anon-1"])) == {"ada", "anon-1"}
     assert store.positions() == {"log": 4}
+
+
+def _view(message: str, offset: int, us: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "product_view",
+        "item_id": "shoe",
+        "user_id": "ada",
+        "partition": "log",
+        "message_id": message,
+        "offset": offset,
+        "us": us,
+        **extra,
+    }
+
+
+def test_a_repeat_at_the_last_offset_does_not_come_back_after_a_restart(
+    make_store: Any,
+) -> None:
+    store = make_store()
+    Processor(store).process([_view("x", 1, MINUTE), _view("x", 2, MINUTE)])
+    assert store.positions() == {"log": 2}
+    again = Processor(store).process([_view("x", 2, MINUTE)])
+    assert (again.events, again.repeated) == (0, 1)
+    person = store.get("ada")
+    assert person is not None and person.values(2 * MINUTE)["product_views_15m"] == 1
+
+
+class _Failing(MemoryTrending):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail = True
+
+    def add(self, hits: Any) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("trending is down")
+        super().add(hits)
+
+
+def test_a_failed_batch_given_again_counts_once_and_late_events_skip_trending(
+    make_store: Any,
+) -> None:
+    store = make_store()
+    trending = _Failing()
+    processor = Processor(store, trending=trending, lateness_s=60)
+    batch = [_view("a", 1, 100 * MINUTE), _view("b", 2, 100 * MINUTE + 1)]
+    with pytest.raises(ConnectionError):
+        processor.process(batch)
+    retried = processor.process(batch)  # the source gives the batch again
+    assert (retried.events, retried.repeated, retried.late) == (0, 2, 0)
+    person = store.get("ada")
+    assert person is not None and person.values(101 * MINUTE)["product_views_15m"] == 2
+    # an event 10 minutes behind the watermark beside an on-time one: only the latter trends
+    applied = processor.process(
+        [_view("c", 3, 90 * MINUTE, item_id="old"), _view("d", 4, 101 * MINUTE, item_id="new")]
+    )
+    assert (applied.events, applied.late) == (1, 1)
+    assert [name for name, _ in trending.top("1h", 5, 102 * MINUTE)] == ["new"]

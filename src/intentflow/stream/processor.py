@@ -11,7 +11,12 @@ position, atomically (see :mod:`intentflow.state.base`).
   nothing. Within a batch, a repeated ``message_id`` counts once.
 - **Event time, late events.** Windows follow event time. The watermark is the latest event time
   seen minus the allowed lateness; an event older than the watermark is *late*: it is counted and
-  left out of the online state (it is in the lake all the same, and the batch features hold it).
+  left out of the online state and of trending (it is in the lake all the same, and the batch
+  features hold it).
+- **Failures.** Nothing the processor keeps moves before the states and positions are written:
+  a batch that fails can be given again. Trending is fed after that write, so a crash between
+  the two loses the batch's trending hits rather than counting them twice; a scoring failure is
+  logged and the people keep their previous scores.
 
 >>> from intentflow.features.online import Catalog, online_features
 >>> from intentflow.state.memory import MemoryStore
@@ -35,7 +40,7 @@ from intentflow.features.kinds import MICROS
 from intentflow.features.online import OnlinePerson
 from intentflow.state.base import StateStore, TrendingStore
 from intentflow.stream.scoring import Scorer
-from intentflow.stream.trending import hit
+from intentflow.stream.trending import Hit, hit
 
 
 def person_of(event: Mapping[str, Any]) -> str | None:
@@ -91,24 +96,32 @@ class Processor:
         repeated = late = 0
         for event in events:
             partition, offset = str(event["partition"]), int(event["offset"])
-            if offset <= self.positions.get(partition, -1) or event["message_id"] in seen:
+            if offset <= self.positions.get(partition, -1):
+                repeated += 1
+                continue
+            # the position covers every event delivered, repeats included: a repeat at the
+            # batch's last offset must not come back after a restart without its first copy
+            reached[partition] = max(reached.get(partition, -1), offset)
+            if event["message_id"] in seen:
                 repeated += 1
                 continue
             seen.add(event["message_id"])
-            reached[partition] = max(reached.get(partition, -1), offset)
             fresh.append(event)
         fresh.sort(key=lambda e: int(e["us"]))
         by_person: dict[str, list[Mapping[str, Any]]] = {}
+        hits: list[Hit] = []
+        latest = self.latest_us
         for event in fresh:
             us = int(event["us"])
-            watermark = self.watermark_us
-            if watermark is not None and us < watermark:
+            if latest is not None and us < latest - self.lateness_us:
                 late += 1
                 continue
-            self.latest_us = us if self.latest_us is None else max(self.latest_us, us)
+            latest = us if latest is None else max(latest, us)
             person = person_of(event)
             if person is not None:
                 by_person.setdefault(person, []).append(event)
+            if self.trending is not None and (found := hit(event)) is not None:
+                hits.append(found)
         held = self.store.get_many(list(by_person))
         changed = {}
         for person, own in by_person.items():
@@ -117,14 +130,14 @@ class Processor:
                 state.update(event)
             changed[person] = state
         scored = 0
-        if self.scorer is not None and changed and self.latest_us is not None:
-            scored = self.scorer.score(changed, self.latest_us + 1)
-        if self.trending is not None:
-            hits = [h for e in fresh if (h := hit(e)) is not None and person_of(e) in changed]
-            self.trending.add(hits)
+        if self.scorer is not None and changed and latest is not None:
+            scored = self.scorer.score(changed, latest + 1)
         updates = {p: o for p, o in reached.items() if o != self.positions.get(p)}
         self.store.put_many(changed, updates)
-        self.positions = reached
+        # what follows the atomic write cannot undo it: nothing before it moved
+        self.positions, self.latest_us = reached, latest
         self.late += late
+        if self.trending is not None:  # after the write: a crash loses these hits, never
+            self.trending.add(hits)  # counts them twice
         applied = sum(len(own) for own in by_person.values())
         return Applied(applied, len(changed), late, repeated, scored)

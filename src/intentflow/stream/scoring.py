@@ -85,8 +85,13 @@ class Scorer:
         if not due:
             return 0
         # one matrix for everyone due: the booster scores rows far faster together
-        matrix = np.vstack([model.schema.vector(p.values(at_us)) for p in due])
-        for person, result in zip(due, model.score_matrix(matrix), strict=True):
+        try:
+            matrix = np.vstack([model.schema.vector(p.values(at_us)) for p in due])
+            results = model.score_matrix(matrix)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            log.error("cannot score %d people with model %s: %s", len(due), model.version, exc)
+            return 0
+        for person, result in zip(due, results, strict=True):
             person.intent = IntentScore(
                 score=result.probability,
                 high_intent=result.high_intent,

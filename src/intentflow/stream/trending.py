@@ -41,7 +41,7 @@ class TrendWindow:
 
     @property
     def half_life_us(self) -> float:
-        """A third of the window: what happened at its start counts a quarter as much as now."""
+        """A third of the window: what happened at its start counts an eighth as much as now."""
         return self.seconds * MICROS / 3
 
     def bucket(self, us: int) -> int:
