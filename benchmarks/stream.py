@@ -26,9 +26,7 @@ Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -42,7 +40,6 @@ import psutil
 import redis
 from _common import log, report
 
-from intentflow.collect.server import free_port
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, online_features
 from intentflow.models.intent.champion import train_and_register
@@ -51,6 +48,7 @@ from intentflow.models.intent.table import prepare
 from intentflow.models.intent.train import TrainOptions
 from intentflow.models.registry import Registry
 from intentflow.simulate.clickstream import SimulationConfig, simulate
+from intentflow.state.local import local_redis
 from intentflow.state.memory import MemoryStore, MemoryTrending
 from intentflow.state.redis import RedisStore, RedisTrending
 from intentflow.stream.processor import Processor
@@ -109,38 +107,29 @@ def _run(lines: list[bytes], batch: int, processor: Processor | None) -> tuple[f
     return len(lines) / (time.perf_counter() - started), scored
 
 
-def _redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("the stream benchmark needs redis-server (Debian package redis-server)")
-    port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return process, url
+def _redis_run(
+    work: Path, lines: list[bytes], batch: int, catalog: Catalog
+) -> tuple[float, int, list[int], list[int]]:
+    """Events per second and people scored on the Redis backend, and per person key the bytes
+    Redis uses and the bytes of the encoded state."""
+    with local_redis(work / "redis") as url:
+        store = RedisStore(url, catalog, namespace="bench", ttl_s=35 * 86_400)
+        rate, scored = _run(
+            lines,
+            batch,
+            Processor(
+                store,
+                trending=RedisTrending(url, namespace="bench"),
+                scorer=Scorer(str(work / "models")),
+            ),
+        )
+        client = redis.Redis.from_url(url)
+        keys = list(client.scan_iter(match="bench:person:*", count=1000))[:2000]
+        usage = [int(client.memory_usage(k) or 0) for k in keys]
+        encoded = [int(client.strlen(k)) for k in keys]
+        client.close()
+        store.close()
+    return rate, scored, usage, encoded
 
 
 def main() -> None:
@@ -171,27 +160,10 @@ def main() -> None:
         rss_per_person = (psutil.Process().memory_info().rss - rss_before) / max(people, 1)
 
         log("stream: Redis backend")
-        server, url = _redis(work / "redis")
         try:
-            store = RedisStore(url, catalog, namespace="bench", ttl_s=35 * 86_400)
-            redis_rate, redis_scored = _run(
-                lines,
-                args.batch,
-                Processor(
-                    store,
-                    trending=RedisTrending(url, namespace="bench"),
-                    scorer=Scorer(str(work / "models")),
-                ),
-            )
-            client = redis.Redis.from_url(url)
-            keys = list(client.scan_iter(match="bench:person:*", count=1000))[:2000]
-            usage = [int(client.memory_usage(k) or 0) for k in keys]
-            encoded = [int(client.strlen(k)) for k in keys]
-            client.close()
-            store.close()
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+            redis_rate, redis_scored, usage, encoded = _redis_run(work, lines, args.batch, catalog)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"the stream benchmark needs Redis: {exc}") from None
     figures = {
         "events": len(lines),
         "people": people,

@@ -76,49 +76,10 @@ def spark() -> Iterator[object]:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis server on a free port for the whole run (no persistence); skips without
     the binary."""
-    import shutil
-    import subprocess
-    import time
+    from intentflow.state.local import local_redis
 
-    import redis
-
-    from intentflow.collect.server import free_port
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("the Redis tests need a server: install the Debian package redis-server")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
     try:
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("redis-server did not start")
-        yield url
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
+        with local_redis(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except FileNotFoundError as exc:
+        pytest.skip(f"the Redis tests need a server: {exc}")

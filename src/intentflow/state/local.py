@@ -1,0 +1,61 @@
+"""A throwaway Redis server on this machine: to try the Redis backend, and for the tests and
+benchmarks that run against a real one.
+
+>>> import shutil, tempfile
+>>> if shutil.which("redis-server"):
+...     with local_redis(tempfile.mkdtemp()) as url:
+...         print(url.startswith("redis://127.0.0.1:"))
+... else:
+...     print(True)
+True
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from intentflow.collect.server import free_port
+
+MISSING = "no redis-server here: install the Debian package redis-server"
+
+
+@contextmanager
+def local_redis(folder: str | Path, *, start_s: float = 5.0) -> Iterator[str]:
+    """Start ``redis-server`` on a free port of 127.0.0.1, without persistence, its files in
+    ``folder``; yield its URL once it answers; stop it after. Raises :class:`FileNotFoundError`
+    (:data:`MISSING`) without the binary, :class:`RuntimeError` when it does not answer."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError(MISSING)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(
+        [binary, *options, "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + start_s
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not answer on port {port}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=10)
