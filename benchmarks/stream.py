@@ -4,7 +4,8 @@ A simulated clickstream (``--users`` people over ``--days`` days; page views, pr
 carts, purchases, emails...) is encoded as the JSON lines the log holds. Three loops read the
 same lines, in batches of ``--batch`` events, on one thread:
 
-- the ceiling: a bare loop that only parses each line (msgspec) and its time;
+- the ceiling: a bare loop that only decodes the lines as the stream's sources do
+  (:func:`intentflow.stream.records.decode`: msgspec, and the event and acceptance times);
 - the memory backend: parse, then :class:`~intentflow.stream.processor.Processor` with the
   memory state store and memory trending, scoring people with an intent model at most every
   2 s each (the catalog's online features, trending and scores all kept up to date);
@@ -17,10 +18,18 @@ USAGE`` of the person keys, key and overhead included) and the memory backend's 
 per person (RSS growth over the run).
 
 Goals: memory at least 50,000 events/s on one core, Redis at least 15,000 events/s, at most
-400 bytes per person in Redis. Still to come: freshness, in-process and through Kafka.
+400 bytes per person in Redis.
+
+Freshness (:mod:`_freshness`): ``intentflow serve`` runs in its own process with the model as
+champion; ``--seconds`` of the simulated events go to it over HTTP at ``--rate`` events/s, in
+batches of 50; its ``/v1/stream/status`` then gives the p50 and p99 of the time from each event's
+acceptance to its person's state written. Once through the log (the embedded default), once
+through Kafka (a Tansu broker: the collector's forwarder, the topic, the server's consumer-group
+member). Goals: p99 at most 1 s in-process, 2 s through Kafka.
 
 Writes ``bench-results/stream.json``; the last line printed is the JSON result.
-Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000).
+Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000), ``--rate`` (2,000),
+``--seconds`` (15).
 """
 
 from __future__ import annotations
@@ -29,21 +38,20 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 import pandas as pd
 import psutil
 import redis
 from _common import log, report
+from _freshness import freshness
 
-from intentflow.features.kinds import MICROS
+from intentflow.events import event_from_dict, lake_line
 from intentflow.features.online import Catalog, online_features
+from intentflow.models.intent import KIND
 from intentflow.models.intent.champion import train_and_register
-from intentflow.models.intent.model import KIND
 from intentflow.models.intent.table import prepare
 from intentflow.models.intent.train import TrainOptions
 from intentflow.models.registry import Registry
@@ -51,30 +59,28 @@ from intentflow.simulate.clickstream import SimulationConfig, simulate
 from intentflow.state.local import local_redis
 from intentflow.state.memory import MemoryStore, MemoryTrending
 from intentflow.state.redis import RedisStore, RedisTrending
+from intentflow.stream.local_kafka import local_kafka
 from intentflow.stream.processor import Processor
+from intentflow.stream.records import decode
 from intentflow.stream.scoring import Scorer
 
 GOALS = {"memory_events_per_s": 50_000, "redis_events_per_s": 15_000}
 GOAL_REDIS_BYTES = 400
-KEPT = ("type", "user_id", "anonymous_id", "item_id", "category", "revenue", "message_id")
+GOALS_FRESHNESS_MS = {"freshness_p99_ms": 1_000, "kafka_freshness_p99_ms": 2_000}
 
 
-def _lines(users: int, days: int) -> list[bytes]:
-    encoder = msgspec.json.Encoder()
-    return [encoder.encode(e) for e in simulate(SimulationConfig(users=users, days=days, seed=5))]
+def _events(users: int, days: int) -> list[dict[str, Any]]:
+    return list(simulate(SimulationConfig(users=users, days=days, seed=5)))
+
+
+def _lines(events: list[dict[str, Any]]) -> list[bytes]:
+    """The events as the log holds them: lake lines."""
+    return [lake_line(event_from_dict(e)) for e in events]
 
 
 def _parse(lines: list[bytes], start: int) -> list[dict[str, Any]]:
-    """The events of some lines, with their time and their place in the log."""
-    decode = msgspec.json.decode
-    out = []
-    for offset, line in enumerate(lines, start):
-        raw = decode(line)
-        event = {k: raw.get(k) for k in KEPT}
-        event["us"] = int(datetime.fromisoformat(raw["timestamp"]).timestamp() * MICROS)
-        event["partition"], event["offset"] = "log", offset
-        out.append(event)
-    return out
+    """The events of some lines, decoded as the stream's sources decode them."""
+    return decode(b"".join(lines), "log", start)
 
 
 def _model(root: Path) -> str:
@@ -137,6 +143,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=2000, help="events/s sent for freshness")
+    parser.add_argument("--seconds", type=int, default=15, help="seconds of sending")
     args = parser.parse_args()
     catalog = Catalog.of(online_features())
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,7 +152,8 @@ def main() -> None:
         log("stream: training a model of online features")
         version = _model(work / "models")
         log(f"stream: simulating {args.users:,} people x {args.days} day(s)")
-        lines = _lines(args.users, args.days)
+        events = _events(args.users, args.days)
+        lines = _lines(events)
         log(f"stream: {len(lines):,} events; the ceiling (parse only)")
         ceiling, _ = _run(lines, args.batch, None)
 
@@ -164,6 +173,13 @@ def main() -> None:
             redis_rate, redis_scored, usage, encoded = _redis_run(work, lines, args.batch, catalog)
         except FileNotFoundError as exc:
             raise SystemExit(f"the stream benchmark needs Redis: {exc}") from None
+
+        sample = events[: args.rate * args.seconds + 1]
+        log(f"stream: freshness in a running server, {len(sample):,} events at {args.rate:,}/s")
+        fresh = freshness(work, sample, work / "models", rate=args.rate)
+        log("stream: freshness through Kafka (forwarder, topic, consumer group)")
+        with local_kafka() as kafka:
+            kafka_fresh = freshness(work, sample, work / "models", rate=args.rate, kafka=kafka)
     figures = {
         "events": len(lines),
         "people": people,
@@ -179,10 +195,18 @@ def main() -> None:
         "memory_rss_bytes_per_user": round(rss_per_person),
         "redis_bytes_per_user": round(statistics.mean(usage)),
         "redis_encoded_bytes_per_user": round(statistics.mean(encoded)),
+        "freshness_events": fresh["events"],
+        "freshness_rate": fresh["rate"],
+        "freshness_p50_ms": fresh["p50_ms"],
+        "freshness_p99_ms": fresh["p99_ms"],
+        "kafka_freshness_rate": kafka_fresh["rate"],
+        "kafka_freshness_p50_ms": kafka_fresh["p50_ms"],
+        "kafka_freshness_p99_ms": kafka_fresh["p99_ms"],
     }
     figures["goals_met"] = {
         **{key: figures[key] >= goal for key, goal in GOALS.items()},
         "redis_bytes_per_user": figures["redis_bytes_per_user"] <= GOAL_REDIS_BYTES,
+        **{key: figures[key] <= goal for key, goal in GOALS_FRESHNESS_MS.items()},
     }
     summary = [
         f"{len(lines):,} simulated events of {people:,} people, batches of {args.batch:,}",
@@ -195,6 +219,10 @@ def main() -> None:
         f"{figures['redis_bytes_per_user']} bytes per person in Redis "
         f"(goal {GOAL_REDIS_BYTES}; the encoded state alone "
         f"{figures['redis_encoded_bytes_per_user']})",
+        f"freshness (accepted to state written) in a running server at {fresh['rate']:,} "
+        f"events/s: p50 {fresh['p50_ms']} ms, p99 {fresh['p99_ms']} ms (goal 1,000)",
+        f"through Kafka at {kafka_fresh['rate']:,} events/s: p50 {kafka_fresh['p50_ms']} ms, "
+        f"p99 {kafka_fresh['p99_ms']} ms (goal 2,000)",
     ]
     report("stream", summary, figures)
 

@@ -20,6 +20,7 @@ from intentflow.features.command import features_app
 from intentflow.models.command import models_app, report_app
 from intentflow.models.intent.command import score, train_app
 from intentflow.models.segments.command import segment
+from intentflow.stream.command import stream_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 lake_app = typer.Typer(no_args_is_help=True, help="Inspect and maintain the event lake.")
@@ -30,6 +31,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(report_app, name="report")
+app.add_typer(stream_app, name="stream")
 app.command("score")(score)
 app.command("segment")(segment)
 console = Console(stderr=True)
@@ -60,7 +62,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
 ) -> None:
-    """Run the collector (and, in later steps, the rest of the API) until SIGTERM."""
+    """Run the collector, the stream processor and the read API until SIGTERM."""
     from intentflow.collect.server import serve as run
 
     run(_settings(), host, port)

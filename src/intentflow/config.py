@@ -199,6 +199,40 @@ class OnlineSettings(_Section):
     """Prefix of every Redis key, so that several deployments can share a server."""
 
 
+class StreamSettings(_Section):
+    """The stream processor: online features, intent scores and trending as events arrive."""
+
+    enabled: bool = True
+    """``intentflow serve`` runs a processor in its own process (over the log, or as one member
+    of the Kafka consumer group when ``kafka_bootstrap`` is set)."""
+
+    lateness_s: float = 60.0
+    """Events older than the latest event time seen minus this are late: they reach the lake but
+    not the online state."""
+
+    score_every_s: float = 2.0
+    """A person's intent is scored again at most this often."""
+
+    model_check_s: float = 10.0
+    """How often the registry is asked for a new champion."""
+
+    max_batch_events: int = 5_000
+    """The processor applies at most about this many events at a time."""
+
+    topic: str = "intentflow-events"
+    """The Kafka topic of accepted events, keyed by person."""
+
+    group: str = "intentflow-stream"
+    """The Kafka consumer group of the processors."""
+
+    partitions: int = 12
+    """Partitions of the topic when intentflow creates it: at most this many processors share
+    the work."""
+
+    kafka_config: dict[str, Any] = Field(default_factory=dict)
+    """More librdkafka settings for every Kafka client (``security.protocol``, SASL, ...)."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -224,12 +258,17 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     segments: SegmentSettings = SegmentSettings()
     online: OnlineSettings = OnlineSettings()
+    stream: StreamSettings = StreamSettings()
 
     state: Literal["memory", "redis"] = "memory"
     """Where people's online state lives: in the process, or in Redis (``redis_url``)."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     """The Redis server of the ``redis`` state backend."""
+
+    kafka_bootstrap: str | None = None
+    """Kafka's bootstrap servers (``host:port,...``): the collector forwards accepted events to
+    the ``stream.topic`` and processors consume it. Unset: the in-process transport."""
 
     @field_validator("write_keys", mode="before")
     @classmethod

@@ -141,10 +141,11 @@ def _intent(settings: Settings, features: dict[str, Any], console: Console) -> d
     import pandas as pd
 
     from intentflow.features.labels import Within
+    from intentflow.models.intent import KIND
     from intentflow.models.intent.champion import train_and_register
     from intentflow.models.intent.command import summary_table
     from intentflow.models.intent.lake import RULE_COLUMN, lake_table
-    from intentflow.models.intent.model import KIND, IntentModel
+    from intentflow.models.intent.model import IntentModel
     from intentflow.models.intent.report import write_report
     from intentflow.models.intent.table import TableError
     from intentflow.models.intent.train import TrainOptions, default_split

@@ -24,6 +24,7 @@ from intentflow.collect.routes import router
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.config import Settings
 from intentflow.events import AnyEvent, EventBatch
+from intentflow.serve import status, users
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def create_app(
     )
     app.state.runtime = runtime
     app.include_router(router)
+    app.include_router(users.router)
+    app.include_router(status.router)
     app.add_middleware(WriteFastPath, runtime=runtime)
 
     @app.exception_handler(CollectError)

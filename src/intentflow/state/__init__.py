@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from intentflow.config import Settings
 from intentflow.features.online import Catalog
-from intentflow.state.base import StateStore
+from intentflow.state.base import StateStore, TrendingStore
 
 
 def open_store(settings: Settings, catalog: Catalog) -> StateStore:
@@ -22,3 +22,14 @@ def open_store(settings: Settings, catalog: Catalog) -> StateStore:
     from intentflow.state.memory import MemoryStore
 
     return MemoryStore(catalog, ttl_s=settings.online.ttl_s, max_people=settings.online.max_people)
+
+
+def open_trending(settings: Settings) -> TrendingStore:
+    """The configured backend's trending scores."""
+    if settings.state == "redis":
+        from intentflow.state.redis import RedisTrending
+
+        return RedisTrending(settings.redis_url, namespace=settings.online.namespace)
+    from intentflow.state.memory import MemoryTrending
+
+    return MemoryTrending()

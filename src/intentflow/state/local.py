@@ -27,16 +27,24 @@ MISSING = "no redis-server here: install the Debian package redis-server"
 
 
 @contextmanager
-def local_redis(folder: str | Path, *, start_s: float = 5.0) -> Iterator[str]:
-    """Start ``redis-server`` on a free port of 127.0.0.1, without persistence, its files in
-    ``folder``; yield its URL once it answers; stop it after. Raises :class:`FileNotFoundError`
-    (:data:`MISSING`) without the binary, :class:`RuntimeError` when it does not answer."""
+def local_redis(
+    folder: str | Path, *, port: int | None = None, persist: bool = False, start_s: float = 5.0
+) -> Iterator[str]:
+    """Start ``redis-server`` on 127.0.0.1 (a free port unless ``port`` is given), its files in
+    ``folder``, without persistence unless ``persist`` (then every write is in the append-only
+    file before it is answered, and a server started again on ``folder`` has it); yield its URL
+    once it answers; stop it after. Raises :class:`FileNotFoundError` (:data:`MISSING`) without
+    the binary, :class:`RuntimeError` when it does not answer."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise FileNotFoundError(MISSING)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    port = port or free_port()
+    options = ["--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    if persist:
+        options += ["--appendonly", "yes", "--appendfsync", "always"]
+    else:
+        options += ["--appendonly", "no"]
     process = subprocess.Popen(
         [binary, *options, "--dir", str(folder)],
         stdout=subprocess.DEVNULL,

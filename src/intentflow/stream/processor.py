@@ -84,6 +84,17 @@ class Processor:
         """The latest event time seen."""
         self.late = 0
 
+    def resume(self, positions: Mapping[str, int]) -> None:
+        """Skip what ``positions`` include too (a source's own record of what was applied, for a
+        store that starts empty)."""
+        for partition, offset in positions.items():
+            self.positions[partition] = max(offset, self.positions.get(partition, -1))
+
+    def reload(self) -> None:
+        """Read the stored positions again: another processor may have moved some in a shared
+        store before this one took their partitions over."""
+        self.resume(self.store.positions())
+
     @property
     def watermark_us(self) -> int | None:
         """Events before this time are late: the latest event time seen minus the lateness."""

@@ -15,13 +15,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import IntentScore, OnlinePerson
-from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.intent import KIND
 from intentflow.models.registry import Registry, RegistryError
+
+if TYPE_CHECKING:
+    from intentflow.models.intent.model import IntentModel
+
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,8 @@ class Scorer:
             return self.model
         if version is None or (self.model is not None and self.model.version == version):
             return self.model
+        from intentflow.models.intent.model import IntentModel  # the boosters load on demand
+
         try:
             self.model = IntentModel.load(self.registry.root, version)
             log.info("intent scores now come from model %s", version)

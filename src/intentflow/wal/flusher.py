@@ -22,6 +22,7 @@ from collections.abc import Callable
 from intentflow.config import FlushSettings
 from intentflow.lake.writer import LakeWriter, LineParser
 from intentflow.wal.checkpoint import Checkpoint, CheckpointFile
+from intentflow.wal.hold import oldest_hold
 from intentflow.wal.log import Position, SegmentFiles
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,8 @@ class Flusher:
         cleared = Checkpoint(end.segment, end.offset)
         self.checkpoints.save(cleared)
         self._checkpoint = cleared  # only once saved: a failed save is redone by the next flush
-        self.wal.drop_before(end)
+        held = oldest_hold(self.wal.directory)
+        self.wal.drop_before(end if held is None else min(end, held))
         self.flushed_events += table.num_rows
         self.flushes += 1
         if self.on_flushed is not None:

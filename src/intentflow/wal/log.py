@@ -125,6 +125,17 @@ class SegmentFiles:
                         nxt = Position(segment + 1, 0)
                     yield Position(segment, offset), payload, nxt
 
+    def scan(self, segment: int) -> Iterator[tuple[int, bytes]]:
+        """Whole records of one segment as ``(offset, payload)``, up to a torn tail if any: for
+        readers in another process, which do not know the durable end."""
+        try:
+            data = self._path(segment).read_bytes()
+        except FileNotFoundError:
+            return
+        records, _ = scan_records(data)
+        for offset, start, end in records:
+            yield offset, data[start:end]
+
     def drop_before(self, position: Position) -> list[int]:
         """Delete whole segments that lie before ``position``; returns their numbers."""
         dropped = []

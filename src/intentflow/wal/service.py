@@ -12,8 +12,9 @@ r"""The durable path from accepted events to the lake: log, group commit and flu
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -23,9 +24,11 @@ from intentflow.durable import FileLock, write_atomic
 from intentflow.lake.writer import LakeWriter
 from intentflow.wal.checkpoint import CheckpointFile
 from intentflow.wal.flusher import Flusher, recover
-from intentflow.wal.log import WriteAheadLog
+from intentflow.wal.log import Position, WriteAheadLog
 from intentflow.wal.process import FLUSHER_LOCK, FLUSHER_WAIT_S, FlusherProcess
 from intentflow.wal.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
 
 
 class _IdOnly(msgspec.Struct):
@@ -54,6 +57,21 @@ class EventLog:
         self.flusher: Flusher | FlusherProcess | None = None
         self._writer_lock: FileLock | None = None
         self._flusher_lock: FileLock | None = None
+        self._listeners: list[Callable[[Position, list[bytes]], None]] = []
+
+    def listen(self, listener: Callable[[Position, list[bytes]], None]) -> None:
+        """Call ``listener`` with the new durable end and the records after each group commit
+        (from the writer thread: it must be quick)."""
+        self._listeners.append(listener)
+
+    def _durable(self, end: Position, payloads: list[bytes]) -> None:
+        if self.flusher is not None:
+            self.flusher.notify(end, payloads)
+        for listener in self._listeners:
+            try:
+                listener(end, payloads)
+            except Exception:  # a listener must not stop the log
+                log.exception("log listener failed")
 
     def open(self) -> None:
         """Recover from a crash if needed, then start the writer thread and the flusher (a child
@@ -99,7 +117,7 @@ class EventLog:
             flusher.recover()
             flusher.start()
         self.wal, self.flusher = wal, flusher
-        self.writer = GroupCommitWriter(wal, on_durable=flusher.notify)
+        self.writer = GroupCommitWriter(wal, on_durable=self._durable)
 
     def _require(self) -> tuple[WriteAheadLog, GroupCommitWriter, Flusher | FlusherProcess]:
         if self.wal is None or self.writer is None or self.flusher is None:

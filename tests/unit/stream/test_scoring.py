@@ -7,50 +7,27 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, online_features
-from intentflow.models.intent.champion import train_and_register
-from intentflow.models.intent.model import KIND, MODEL_FILE
-from intentflow.models.intent.table import prepare
-from intentflow.models.intent.train import TrainOptions
+from intentflow.models.intent import KIND
+from intentflow.models.intent.model import MODEL_FILE
 from intentflow.models.registry import Registry
 from intentflow.state.base import decode, encode
 from intentflow.state.memory import MemoryStore, MemoryTrending
 from intentflow.stream.processor import Processor
 from intentflow.stream.scoring import Scorer
+from tests.models import train_online_model
 
 CATALOG = Catalog.of(online_features())
-
-
-def _train(root: Path, seed: int) -> str:
-    """A model of three online features: carts in the last hour make buyers."""
-    rng = np.random.default_rng(seed)
-    carts = rng.poisson(0.4, 3000)
-    frame = pd.DataFrame(
-        {
-            "add_to_carts_1h": carts,
-            "product_views_15m": rng.poisson(3, 3000),
-            "events_1h": carts + rng.poisson(5, 3000),
-        }
-    )
-    frame["label"] = (rng.random(3000) < 0.02 + 0.3 * (carts > 0)).astype(int)
-    table = prepare(frame, "label", folds=2)
-    result = train_and_register(
-        Registry(root), table, TrainOptions(trials=2, inner_folds=2, seed=seed), promote=False
-    )
-    Registry(root).promote(KIND, result["model_version"])
-    return str(result["model_version"])
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     root = tmp_path_factory.mktemp("models")
-    first = _train(root, 1)
-    second = _train(root, 2)
+    first = train_online_model(root, 1)
+    second = train_online_model(root, 2)
     Registry(root).promote(KIND, first)
     return root, first, second
 

@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from intentflow.models.intent import KIND
 from intentflow.models.intent.boosting import Trial
 from intentflow.models.intent.evaluate import scores
-from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.intent.model import IntentModel
 from intentflow.models.intent.schema import FeatureMismatchError
 from intentflow.models.intent.table import TrainingTable
 from intentflow.models.intent.train import Fold, TrainOptions, train

@@ -334,7 +334,7 @@ def report_intent(
 ) -> None:
     """An HTML report of an intent model: ROC and PR curves, calibration, SHAP summary,
     thresholds and the baselines, with PNG plots."""
-    from intentflow.models.intent.model import KIND
+    from intentflow.models.intent import KIND
     from intentflow.models.intent.report import write_report
 
     write_model_report(KIND, version, out, write_report)

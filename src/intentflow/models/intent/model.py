@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from intentflow.models.intent import KIND
 from intentflow.models.intent.boosting import LEARNERS, TunedBoosting, sigmoid
 from intentflow.models.intent.calibrate import Calibrator, Threshold
 from intentflow.models.intent.schema import FeatureMismatchError, Schema
 from intentflow.models.registry import META, version_folder
 
-KIND = "intent"
 MODEL_FILE = "model.json"
 NEGLIGIBLE = 0.005
 """Contributions smaller than this (in log-odds) are no reason."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from intentflow.models.intent import KIND
 from intentflow.models.intent.champion import challenge, register
-from intentflow.models.intent.model import KIND, IntentModel
+from intentflow.models.intent.model import IntentModel
 from intentflow.models.intent.table import TrainingTable
 from intentflow.models.intent.train import Training
 from intentflow.models.registry import Registry
