@@ -277,8 +277,15 @@ def demo(
     format: Annotated[
         str | None, typer.Option("--format", help="Its format or preset (taobao, ...).")
     ] = None,
+    live_users: Annotated[
+        int, typer.Option(help="Simulated people of the live replay (0: no replay).")
+    ] = 300,
+    speedup: Annotated[
+        float, typer.Option(help="How much faster than real time the live day is replayed.")
+    ] = 2_880.0,
 ) -> None:
-    """Start the collector in-process, send events over HTTP, wait for the flush, show the lake."""
+    """The whole pipeline on this machine: collect, lake, features, intent model, segments, then
+    a live replay through the stream processor with intent crossings and trending items."""
     from intentflow.demo import run_demo
 
     run_demo(
@@ -289,6 +296,8 @@ def demo(
         seed=seed,
         data=data,
         data_format=format,
+        live_users=live_users,
+        speedup=speedup,
     )
 
 

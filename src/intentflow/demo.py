@@ -4,8 +4,11 @@ It starts the collector in this process, sends events to it over HTTP (simulated
 waits for the background flusher to move them into the lake, and prints what the lake holds. Then
 it builds everyone's features, trains the intent model on the lake's history (its test scores
 beside logistic regression and the add-to-cart rule), prints the reasons behind two people's
-scores and writes the model's report. Last, it segments everyone by behavior, prints the
-segments with their sizes and names, and writes the segments report.
+scores and writes the model's report. Then it segments everyone by behavior, prints the
+segments with their sizes and names, and writes the segments report. Last, it replays a fresh
+day of events into the running server, ``speedup`` times faster than real time, and prints, as
+the stream processor keeps up, the people whose intent crosses the model's threshold (with their
+reasons) and what is trending.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ def run_demo(
     seed: int = 42,
     data: Path | None = None,
     data_format: str | None = None,
+    live_users: int = 300,
+    speedup: float = 2_880.0,
 ) -> dict[str, Any]:
-    """Run the demo; returns the lake statistics it printed."""
+    """Run the demo; returns the lake statistics it printed, with what each step found."""
     from intentflow.simulate.sinks import send_http
 
     events: Iterable[dict[str, Any]]
@@ -84,6 +89,8 @@ def run_demo(
     stats["features"] = _features(settings, lake, stats["last_event"], console)
     stats["intent"] = _intent(settings, stats["features"], console)
     stats["segments"] = _segments(settings, stats["features"], console)
+    if live_users:
+        stats["live"] = _live(settings, console, users=live_users, speedup=speedup, seed=seed)
     return stats
 
 
@@ -226,6 +233,68 @@ def _segments(settings: Settings, features: dict[str, Any], console: Console) ->
     report = write_report(folder, Path(settings.data_dir) / "reports" / f"segments-{version}")
     console.print(f"segments report: {report}")
     return {**out, "report": str(report)}
+
+
+def _live(
+    settings: Settings, console: Console, *, users: int, speedup: float, seed: int
+) -> dict[str, Any]:
+    """Replay a fresh simulated day into a running server at ``speedup`` times real time; print
+    intent crossings and the trending items as the stream applies the events."""
+    import threading
+    from datetime import UTC, datetime
+
+    from intentflow.features.kinds import MICROS
+    from intentflow.simulate.clickstream import SimulationConfig, simulate
+    from intentflow.simulate.sinks import send_http
+
+    events = list(simulate(SimulationConfig(users=users, days=1, seed=seed + 1)))
+    console.rule(f"live: {len(events):,} events of a day, replayed {speedup:,.0f}x")
+    sent: dict[str, int] = {}
+    with BackgroundServer(settings) as server:
+        stream = server.runtime.stream
+        if stream is None:
+            console.print("live: the stream is disabled (INTENTFLOW_STREAM__ENABLED=false)")
+            return {}
+
+        def replay() -> None:
+            sent.update(send_http(events, server.url, settings.write_keys[0], speedup=speedup))
+
+        sender = threading.Thread(target=replay, name="replay", daemon=True)
+        sender.start()
+        scorer, processor, runner = stream.scorer, stream.processor, stream.runner
+        seen, shown, trending = 0, 0, []
+        next_trend = time.monotonic() + 3
+        while sender.is_alive() or runner.stats.events + runner.stats.late < sent.get(
+            "accepted", 0
+        ):
+            time.sleep(0.2)
+            fresh = min(scorer.crossed - seen, len(scorer.crossings))
+            for person, score in list(scorer.crossings)[len(scorer.crossings) - fresh :]:
+                if shown < 12:
+                    console.print(f"[bold]{person}[/] crossed into high intent: {score.score:.2f}")
+                    for reason in score.reasons[:3]:
+                        console.print(f"    {reason}")
+                shown += 1
+            seen = scorer.crossed
+            if time.monotonic() >= next_trend and processor.latest_us is not None:
+                next_trend = time.monotonic() + 3
+                trending = stream.trending.top("1h", 5, processor.latest_us)
+                at = datetime.fromtimestamp(processor.latest_us / MICROS, UTC)
+                items = ", ".join(f"{item} ({score:.0f})" for item, score in trending)
+                console.print(f"trending at {at:%a %H:%M} (last hour): {items or 'nothing yet'}")
+    stats = runner.stats
+    console.print(
+        f"live: {stats.events:,} events applied ({stats.late:,} late), {stats.scored:,} scores, "
+        f"{seen:,} people crossed into high intent; freshness p99 "
+        f"{stats.freshness()['p99']} ms"
+    )
+    return {
+        "events": stats.events,
+        "late": stats.late,
+        "scored": stats.scored,
+        "crossings": seen,
+        "trending": trending,
+    }
 
 
 def _wait_for_flush(url: str, timeout: float) -> float:

@@ -3,15 +3,18 @@ events, repeated messages, people keyed as the catalog keys them."""
 
 from __future__ import annotations
 
+import logging
 import random
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from intentflow.features.kinds import MICROS
-from intentflow.state.base import StateStore
+from intentflow.state.base import StateStore, TrendingStore
 from intentflow.state.memory import MemoryTrending
+from intentflow.state.redis import RedisTrending
 from intentflow.stream.processor import Processor
 from tests.contract.test_state_stores import _store
 
@@ -157,22 +160,43 @@ class _Failing(MemoryTrending):
         super().add(hits)
 
 
-def test_a_failed_batch_given_again_counts_once_and_late_events_skip_trending(
-    make_store: Any,
+def test_a_trending_failure_loses_its_hits_but_not_the_batch_and_late_events_skip_trending(
+    make_store: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = make_store()
     trending = _Failing()
     processor = Processor(store, trending=trending, lateness_s=60)
     batch = [_view("a", 1, 100 * MINUTE), _view("b", 2, 100 * MINUTE + 1)]
-    with pytest.raises(ConnectionError):
-        processor.process(batch)
-    retried = processor.process(batch)  # the source gives the batch again
+    with caplog.at_level(logging.ERROR):
+        assert processor.process(batch).events == 2  # the states are written all the same
+    assert "lost 2 trending hits" in caplog.text
+    retried = processor.process(batch)  # a source that gives the batch again changes nothing
     assert (retried.events, retried.repeated, retried.late) == (0, 2, 0)
     person = store.get("ada")
     assert person is not None and person.values(101 * MINUTE)["product_views_15m"] == 2
+    assert trending.top("1h", 5, 102 * MINUTE) == []
     # an event 10 minutes behind the watermark beside an on-time one: only the latter trends
     applied = processor.process(
         [_view("c", 3, 90 * MINUTE, item_id="old"), _view("d", 4, 101 * MINUTE, item_id="new")]
     )
     assert (applied.events, applied.late) == (1, 1)
     assert [name for name, _ in trending.top("1h", 5, 102 * MINUTE)] == ["new"]
+
+
+def test_a_redelivered_batch_adds_nothing_to_trending(
+    kind: str, make_store: Any, request: pytest.FixtureRequest
+) -> None:
+    store = make_store()
+    trending: TrendingStore = (
+        MemoryTrending()
+        if kind == "memory"
+        else RedisTrending(request.getfixturevalue("redis_url"), namespace=uuid.uuid4().hex)
+    )
+    batch = _stream(200)
+    Processor(store, trending=trending, lateness_s=3600).process(batch)
+    now = 200 * 7 * MICROS
+    before = trending.top("1h", 50, now)
+    assert sum(score for _, score in before) > 200  # views 1, carts 3, purchases 5
+    again = Processor(store, trending=trending, lateness_s=3600).process(batch)  # a restart
+    assert again.repeated == 200 and trending.top("1h", 50, now) == before
+    trending.close()

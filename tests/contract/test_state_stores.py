@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, OnlinePerson, online_features
 from intentflow.state.base import StateStore, decode, encode
 from intentflow.state.memory import MemoryStore
-from intentflow.state.redis import RedisStore
+from intentflow.state.redis import RedisStore, RedisTrending
+from intentflow.stream.trending import Hit
 
 CATALOG = Catalog.of(online_features())
 DAY = 86_400 * MICROS
@@ -145,3 +147,24 @@ def test_the_settings_choose_the_backend(redis_url: str, monkeypatch: pytest.Mon
     store = open_store(Settings(), CATALOG)
     assert isinstance(store, RedisStore) and store.prefix == "from-env:person:"
     store.close()
+
+
+def test_redis_writes_states_positions_and_trending_in_one_transaction(redis_url: str) -> None:
+    store = RedisStore(redis_url, CATALOG, namespace=f"test-{uuid.uuid4().hex}", ttl_s=60)
+    trending = RedisTrending(redis_url, namespace=f"test-{uuid.uuid4().hex}")
+    person = OnlinePerson(CATALOG)
+    person.update({"type": "product_view", "us": MICROS, "item_id": "7", "category": "c"})
+    hits = [Hit(MICROS, "7", "c", 1.0)]
+    watcher = redis.Redis.from_url(redis_url)
+    with watcher.monitor() as monitor:
+        store.commit({"ada": person}, {"log": 1}, trending, hits)
+        seen: list[str] = []
+        while not seen or seen[-1] != "EXEC":
+            command = str(monitor.next_command()["command"])
+            seen.append(command.split(maxsplit=1)[0].upper())
+    inside = seen[seen.index("MULTI") :]  # up to the first EXEC: the one transaction
+    assert {"SET", "HSET", "ZINCRBY", "PEXPIRE"} <= set(inside)
+    assert [name for name, _ in trending.top("15m", 1, 2 * MICROS)] == ["7"]
+    watcher.close()
+    store.close()
+    trending.close()

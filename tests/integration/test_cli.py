@@ -186,24 +186,40 @@ def test_schema_and_errors(tmp_path: Path) -> None:
     assert both.returncode != 0 and "--out" in both.stderr
 
 
-def test_demo_sends_flushes_builds_features_trains_intent_and_segments(tmp_path: Path) -> None:
+def test_demo_sends_flushes_builds_features_trains_intent_segments_and_replays_live(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "demo"
     # 400 people buy often enough on any weekday (the simulated week starts at the run's
     # date) for a 24-hour purchase label with five buyers or more
-    result = run(data_dir, "demo", "--users", "400", "--days", "5")
+    result = run(
+        data_dir,
+        "demo",
+        "--users",
+        "400",
+        "--days",
+        "5",
+        "--live-users",
+        "100",
+        "--speedup",
+        "17280",
+    )
     assert "collector:" in result.stderr and "features:" in result.stderr
     (path,) = (data_dir / "features").glob("as_of_date=*/features-*.parquet")
     table = pq.read_table(path)
     stats = json.loads(run(data_dir, "lake", "stats", "--json").stdout.strip().splitlines()[-1])
     assert table.num_rows > 10
-    # every event of the five simulated days lies in everyone's 30-day window
-    assert sum(table["events_30d"].to_pylist()) == stats["events"]
+    # every event of the five simulated days lies in everyone's 30-day window; the lake also
+    # holds the live day, replayed after the features were built
+    words = " ".join(result.stderr.split())  # the console wraps long lines
+    (replayed,) = re.findall(r"live: ([\d,]+) events of a day", words)
+    live = int(replayed.replace(",", ""))
+    assert sum(table["events_30d"].to_pylist()) == stats["events"] - live
     assert "most active people" in result.stdout
     # the intent model: trained on the lake, champion, explained, reported
     (champion,) = [m for m in last_json(run(data_dir, "models", "list", "--json")) if m["champion"]]
     assert f"intent model {champion['version']}" in result.stderr
     assert "logistic regression" in result.stdout and "rule" in result.stdout
-    words = " ".join(result.stderr.split())  # the console wraps long lines
     scored = re.findall(r"intent (\d\.\d\d) \((high intent|casual)\), (because|no feature)", words)
     assert len(scored) == 2  # two people, each with their reasons
     assert float(scored[0][0]) >= float(scored[1][0])  # the highest score, then a median one
@@ -215,3 +231,7 @@ def test_demo_sends_flushes_builds_features_trains_intent_and_segments(tmp_path:
     assert f"segments {segments['version']}: k={segments['k']}" in result.stdout
     assert segments["people"] == table.num_rows
     assert (data_dir / "reports" / f"segments-{segments['version']}" / "map_tsne.png").exists()
+    # the live replay went through the stream processor, every event of it
+    (applied,) = re.findall(r"live: ([\d,]+) events applied \(([\d,]+) late\)", words)
+    assert int(applied[0].replace(",", "")) + int(applied[1]) == live
+    assert "trending at" in words

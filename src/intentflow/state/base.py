@@ -12,6 +12,7 @@ integers and values, no names (features are numbered by the catalog).
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import msgspec
 from intentflow.features.online import Catalog, OnlinePerson
 from intentflow.stream.trending import WINDOWS, Hit
 
+log = logging.getLogger(__name__)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(list)
 
@@ -72,6 +74,24 @@ class StateStore(ABC):
     @abstractmethod
     def stats(self) -> StoreStats:
         """How many people the store holds, and their size."""
+
+    def commit(
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int],
+        trending: TrendingStore | None = None,
+        hits: Sequence[Hit] = (),
+    ) -> None:
+        """Write ``people`` and ``positions`` (:meth:`put_many`) and add the ``hits`` of the
+        same events to ``trending``: in one atomic step where the backends allow it (Redis, with
+        trending on the same server), else the hits right after (a crash between the two loses
+        them, never counts them twice; so does a failure to add them, which is logged)."""
+        self.put_many(people, positions)
+        if trending is not None and hits:
+            try:
+                trending.add(hits)
+            except Exception as exc:  # the states are written: the batch must not come again
+                log.error("lost %d trending hits: %s", len(hits), exc)
 
     def get(self, person: str) -> OnlinePerson | None:
         """One person's state, if held."""

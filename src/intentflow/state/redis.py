@@ -48,10 +48,35 @@ class RedisStore(StateStore):
         self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
     ) -> None:
         with self.client.pipeline(transaction=bool(positions)) as pipe:
-            for person, state in people.items():
-                pipe.set(self._key(person), encode(state), px=self.ttl_ms)
-            if positions:
-                pipe.hset(self.positions_key, mapping={k: v for k, v in positions.items()})
+            self._queue(pipe, people, positions)
+            pipe.execute()
+
+    def _queue(
+        self,
+        pipe: redis.client.Pipeline,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int] | None,
+    ) -> None:
+        for person, state in people.items():
+            pipe.set(self._key(person), encode(state), px=self.ttl_ms)
+        if positions:
+            pipe.hset(self.positions_key, mapping={k: v for k, v in positions.items()})
+
+    def commit(
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int],
+        trending: TrendingStore | None = None,
+        hits: Sequence[Hit] = (),
+    ) -> None:
+        if not isinstance(trending, RedisTrending) or not _same_server(
+            self.client, trending.client
+        ):
+            super().commit(people, positions, trending, hits)
+            return
+        with self.client.pipeline(transaction=True) as pipe:
+            self._queue(pipe, people, positions)
+            trending.queue(pipe, hits)
             pipe.execute()
 
     def positions(self) -> dict[str, int]:
@@ -101,6 +126,12 @@ class RedisTrending(TrendingStore):
         return f"{self.prefix}{window}:{bucket}:{part}"
 
     def add(self, hits: Sequence[Hit]) -> None:
+        with self.client.pipeline(transaction=False) as pipe:
+            self.queue(pipe, hits)
+            pipe.execute()
+
+    def queue(self, pipe: redis.client.Pipeline, hits: Sequence[Hit]) -> None:
+        """Put the increments of ``hits`` into ``pipe`` (to run with other writes)."""
         # a batch's hits summed per key and member first: one increment per pair, one expiry per
         # key, however many events share them
         sums: dict[str, dict[str, float]] = {}
@@ -119,12 +150,10 @@ class RedisTrending(TrendingStore):
                     members = sums.setdefault(key, {})
                     members[member] = members.get(member, 0.0) + h.weight
                     keep[key] = keep_ms
-        with self.client.pipeline(transaction=False) as pipe:
-            for key, members in sums.items():
-                for member, weight in members.items():
-                    pipe.zincrby(key, weight, member)
-                pipe.pexpire(key, keep[key])
-            pipe.execute()
+        for key, members in sums.items():
+            for member, weight in members.items():
+                pipe.zincrby(key, weight, member)
+            pipe.pexpire(key, keep[key])
 
     def top(
         self,
@@ -157,3 +186,10 @@ class RedisTrending(TrendingStore):
 
     def close(self) -> None:
         self.client.close()
+
+
+def _same_server(one: redis.Redis, other: redis.Redis) -> bool:
+    """True when two clients talk to the same server and database."""
+    first, second = one.connection_pool.connection_kwargs, other.connection_pool.connection_kwargs
+    fields = ("host", "port", "path", "db")
+    return all(first.get(f) == second.get(f) for f in fields)

@@ -14,9 +14,10 @@ position, atomically (see :mod:`intentflow.state.base`).
   left out of the online state and of trending (it is in the lake all the same, and the batch
   features hold it).
 - **Failures.** Nothing the processor keeps moves before the states and positions are written:
-  a batch that fails can be given again. Trending is fed after that write, so a crash between
-  the two loses the batch's trending hits rather than counting them twice; a scoring failure is
-  logged and the people keep their previous scores.
+  a batch that fails can be given again. Trending takes the batch's hits in the same write
+  (one Redis transaction, when trending lives on the state's server; see
+  :meth:`~intentflow.state.base.StateStore.commit`), so a redelivered batch adds nothing to it
+  either; a scoring failure is logged and the people keep their previous scores.
 
 >>> from intentflow.features.online import Catalog, online_features
 >>> from intentflow.state.memory import MemoryStore
@@ -144,11 +145,9 @@ class Processor:
         if self.scorer is not None and changed and latest is not None:
             scored = self.scorer.score(changed, latest + 1)
         updates = {p: o for p, o in reached.items() if o != self.positions.get(p)}
-        self.store.put_many(changed, updates)
-        # what follows the atomic write cannot undo it: nothing before it moved
+        self.store.commit(changed, updates, self.trending, hits)
+        # what follows the write cannot undo it: nothing before it moved
         self.positions, self.latest_us = reached, latest
         self.late += late
-        if self.trending is not None:  # after the write: a crash loses these hits, never
-            self.trending.add(hits)  # counts them twice
         applied = sum(len(own) for own in by_person.values())
         return Applied(applied, len(changed), late, repeated, scored)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,10 @@ class Scorer:
         self.checked_at: float | None = None
         self.failures = 0
         """Champions that could not be loaded."""
+        self.crossings: deque[tuple[str, IntentScore]] = deque(maxlen=1_000)
+        """The latest people whose score crossed into high intent, with that score."""
+        self.crossed = 0
+        """How many crossings there have been."""
 
     def champion(self) -> IntentModel | None:
         """The model in use, looked up again when the last look is ``check_every_s`` old."""
@@ -83,8 +88,8 @@ class Scorer:
             return 0
         now_us = int(self.clock() * MICROS)
         due = [
-            person
-            for person in people.values()
+            (name, person)
+            for name, person in people.items()
             if person.intent is None
             or now_us - person.intent.scored_at_us >= self.every_us
             or person.intent.model_version != model.version
@@ -93,12 +98,13 @@ class Scorer:
             return 0
         # one matrix for everyone due: the booster scores rows far faster together
         try:
-            matrix = np.vstack([model.schema.vector(p.values(at_us)) for p in due])
+            matrix = np.vstack([model.schema.vector(p.values(at_us)) for _, p in due])
             results = model.score_matrix(matrix)
         except (ValueError, TypeError, ArithmeticError) as exc:
             log.error("cannot score %d people with model %s: %s", len(due), model.version, exc)
             return 0
-        for person, result in zip(due, results, strict=True):
+        for (name, person), result in zip(due, results, strict=True):
+            before = person.intent
             person.intent = IntentScore(
                 score=result.probability,
                 high_intent=result.high_intent,
@@ -106,4 +112,7 @@ class Scorer:
                 scored_at_us=now_us,
                 model_version=model.version,
             )
+            if result.high_intent and (before is None or not before.high_intent):
+                self.crossings.append((name, person.intent))
+                self.crossed += 1
         return len(due)

@@ -107,3 +107,21 @@ def test_a_new_champion_is_picked_up_and_a_broken_one_is_refused(
     assert champion is not None and champion.version == second  # the previous one serves
     assert scorer.failures == 1 and f"cannot load intent model {broken}" in caplog.text
     registry.promote(KIND, first)  # leave the module's registry as it was
+
+
+def test_people_crossing_into_high_intent_are_noted_once(tmp_path: Path) -> None:
+    train_online_model(tmp_path, 3, lift=0.9)  # carts make buyers: a cart crosses the threshold
+    now = [0.0]
+    scorer = Scorer(str(tmp_path), every_s=0, clock=lambda: now[0])
+    processor = Processor(MemoryStore(CATALOG, ttl_s=3600, max_people=100), scorer=scorer)
+    start = 10**15
+    processor.process(_events("buyer", ["product_view"], start, 0))
+    processor.process(_events("browser", ["product_view"], start, 10))
+    assert scorer.crossed == 0
+    processor.process(_events("buyer", ["add_to_cart", "add_to_cart"], start + MICROS, 20))
+    now[0] += 1
+    processor.process(_events("buyer", ["add_to_cart"], start + 30 * MICROS, 30))  # still high
+    processor.process(_events("browser", ["page_view"], start + 40 * MICROS, 40))
+    assert scorer.crossed == 1
+    ((name, score),) = scorer.crossings
+    assert name == "buyer" and score.high_intent and score.scored_at_us == 0
