@@ -200,3 +200,20 @@ def test_a_redelivered_batch_adds_nothing_to_trending(
     again = Processor(store, trending=trending, lateness_s=3600).process(batch)  # a restart
     assert again.repeated == 200 and trending.top("1h", 50, now) == before
     trending.close()
+
+
+def test_anonymous_people_and_unknown_items_are_kept_and_personless_events_only_trend(
+    make_store: Any,
+) -> None:
+    store = make_store()
+    trending = MemoryTrending()
+    processor = Processor(store, trending=trending, lateness_s=60)
+    anonymous = {**_view("a", 1, MINUTE, item_id="never-seen"), "user_id": None}
+    anonymous["anonymous_id"] = "anon-1"
+    nobody = {**_view("b", 2, MINUTE, item_id="never-seen"), "user_id": None}
+    applied = processor.process([anonymous, nobody])
+    assert (applied.events, applied.people) == (1, 1)
+    person = store.get("anon-1")
+    assert person is not None and person.values(2 * MINUTE)["product_views_15m"] == 1
+    assert store.get("ada") is None
+    assert trending.top("15m", 1, 2 * MINUTE) == [("never-seen", pytest.approx(2.0, rel=0.1))]

@@ -54,6 +54,11 @@ from intentflow.features.kinds import (
 
 Value = int | float | None
 
+HELD_MAX: Final = 10_000
+"""The most events (or distinct values) one state holds for one window. A person beyond it (10,000
+events in an hour, or 10,000 distinct items in 30 days: a bot by any measure) keeps the latest
+``HELD_MAX``: their counts stop growing there instead of their state."""
+
 
 class State(Protocol):
     """The online state of one feature of one person."""
@@ -125,6 +130,8 @@ class ExactWindow:
             at = bisect.bisect_right([t for t, _ in self.events], us)
             self.events.insert(at, (us, value))
         self.total += value
+        if len(self.events) > HELD_MAX:
+            self.total -= self.events.popleft()[1]
 
     def value(self, cutoff_us: int) -> Value:
         start = _start(self.window, cutoff_us)
@@ -206,6 +213,11 @@ class DistinctValues:
         self.latest.move_to_end(value)
         if newest is not None and us < newest:
             self.unordered = True
+        if len(self.latest) > HELD_MAX:
+            if self.unordered:
+                self.latest = OrderedDict(sorted(self.latest.items(), key=lambda kv: kv[1]))
+                self.unordered = False
+            self.latest.popitem(last=False)
 
     def value(self, cutoff_us: int) -> Value:
         if self.window is None:
@@ -228,70 +240,185 @@ class DistinctValues:
         self.unordered = any(a > b for a, b in itertools.pairwise(times))
 
 
-class WindowCounts:
-    """How many events of each type lie in one window: one state that every count of the window
-    reads (``events_1h``, ``add_to_carts_1h``...), so an event is kept once per window, not once
-    per count. Exact windows keep the events, bucketed ones a count per type and bucket."""
+class ExactCounts:
+    """How many events of each type lie in each exact window (15 minutes, 1 hour): one state that
+    every count of these windows reads (``events_15m``, ``add_to_carts_1h``...), so an event is
+    held once, not once per window or per count. It keeps the events of the longest window,
+    oldest first, and for each window where it begins among them and its totals per type.
 
-    def __init__(self, window: Window):
-        self.window = window
-        self.bucket = window.bucket_seconds * MICROS
-        self.events: deque[tuple[int, str]] = deque()
-        self.keys: list[int] = []
-        self.buckets: dict[int, dict[str, int]] = {}
-        self.totals: dict[str, int] = {}
-        """Per type, the events held (exact windows, and bucketed ones without an offset)."""
+    Reads move forward in time: a window's start never goes back, and an event that arrives
+    late, before a window's last start, is placed in the queue and left out of that window."""
+
+    def __init__(self, windows: Sequence[Window]):
+        self.windows = sorted(windows, key=lambda w: -w.seconds)
+        self.events: list[tuple[int, str]] = []
+        self.first = [0] * len(self.windows)
+        """Where each window begins in ``events`` (the longest first, so ``first[0]`` is least)."""
+        self.starts: list[int | None] = [None] * len(self.windows)
+        self.totals: list[dict[str, int]] = [{} for _ in self.windows]
 
     def update(self, us: int, kind: Any) -> None:
         kind = str(kind)
-        if not self.bucket:
-            if not self.events or us >= self.events[-1][0]:
-                self.events.append((us, kind))
-            else:
-                at = bisect.bisect_right([t for t, _ in self.events], us)
-                self.events.insert(at, (us, kind))
+        events = self.events
+        if not events or us >= events[-1][0]:
+            events.append((us, kind))
         else:
-            key = us // self.bucket
-            if key not in self.buckets:
-                if not self.keys or key > self.keys[-1]:
-                    self.keys.append(key)
-                else:
-                    bisect.insort(self.keys, key)
-                self.buckets[key] = {}
-            self.buckets[key][kind] = self.buckets[key].get(kind, 0) + 1
-        self.totals[kind] = self.totals.get(kind, 0) + 1
+            at = bisect.bisect_right(events, us, lo=self.first[0], key=_time)
+            events.insert(at, (us, kind))
+        for i, start in enumerate(self.starts):
+            if start is not None and us < start:  # before the window: it lands at its edge
+                self.first[i] += 1
+            else:
+                totals = self.totals[i]
+                totals[kind] = totals.get(kind, 0) + 1
+        if len(events) - self.first[0] > HELD_MAX:
+            self._drop_oldest()
 
-    def counts(self, cutoff_us: int) -> dict[str, int]:
-        """Events per type in the window at ``cutoff_us``."""
-        start, end = self.window.bounds(cutoff_us)
-        if not self.bucket:
-            while self.events and self.events[0][0] < start:
-                _, kind = self.events.popleft()
-                self.totals[kind] -= 1
-            return self.totals
-        gone = bisect.bisect_left(self.keys, start // self.bucket)
-        for key in self.keys[:gone]:
-            for kind, n in self.buckets.pop(key).items():
-                self.totals[kind] -= n
-        del self.keys[:gone]
-        if not self.window.offset_seconds:
-            return self.totals
-        out: dict[str, int] = {}
-        for key in self.keys[: bisect.bisect_left(self.keys, -(-end // self.bucket))]:
-            for kind, n in self.buckets[key].items():
-                out[kind] = out.get(kind, 0) + n
+    def _drop_oldest(self) -> None:
+        oldest = self.first[0]
+        kind = self.events[oldest][1]
+        for i, first in enumerate(self.first):
+            if first == oldest:
+                self.totals[i][kind] -= 1
+                self.first[i] = oldest + 1
+        self._compact()
+
+    def _compact(self) -> None:
+        gone = self.first[0]
+        if gone > 32 and 2 * gone > len(self.events):
+            del self.events[:gone]
+            self.first = [f - gone for f in self.first]
+
+    def counts(self, cutoff_us: int) -> dict[str, dict[str, int]]:
+        """Per window (by name), the events per type in it at ``cutoff_us``."""
+        events = self.events
+        out = {}
+        for i, window in enumerate(self.windows):
+            start = window.bounds(cutoff_us)[0]
+            before = self.starts[i]
+            if before is not None and before > start:
+                start = before
+            self.starts[i] = start
+            totals, at = self.totals[i], self.first[i]
+            while at < len(events) and events[at][0] < start:
+                totals[events[at][1]] -= 1
+                at += 1
+            self.first[i] = at
+            out[window.name] = totals
+        self._compact()
         return out
 
     def value(self, cutoff_us: int) -> Value:
-        return sum(self.counts(cutoff_us).values())
+        """All events in the longest window."""
+        return sum(self.counts(cutoff_us)[self.windows[0].name].values())
 
     def dump(self) -> list[Any]:
-        kinds = sorted(self.totals)
+        held = self.events[self.first[0] :]
+        kinds = sorted({k for _, k in held})
         code = {k: i for i, k in enumerate(kinds)}
         names = [TYPE_CODES.get(k, k) for k in kinds]
-        if not self.bucket:
-            times = _deltas([us for us, _ in self.events])
-            return [len(kinds), *names, *times, *(code[k] for _, k in self.events)]
+        return [len(kinds), *names, *_deltas([us for us, _ in held]), *(code[k] for _, k in held)]
+
+    def load(self, data: list[Any]) -> None:
+        kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
+        at = 1 + data[0]
+        half = (len(data) - at) // 2
+        times = _sums(data[at : at + half])
+        self.events = list(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
+        self.first = [0] * len(self.windows)
+        self.starts = [None] * len(self.windows)
+        totals: dict[str, int] = {}
+        for _, kind in self.events:
+            totals[kind] = totals.get(kind, 0) + 1
+        self.totals = [dict(totals) for _ in self.windows]
+
+
+def _time(event: tuple[int, str]) -> int:
+    return event[0]
+
+
+class WindowCounts:
+    """How many events of each type lie in bucketed windows of one bucket size (24 hours; 7 and
+    30 days and the week before last...): one state that every count of these windows reads,
+    with a count per type and time bucket, the buckets of the window that reaches furthest back,
+    oldest first. Windows that end at the cutoff keep running totals; a window that ends earlier
+    (the week before last) sums its buckets when read. Reads move forward in time, as for
+    :class:`ExactCounts`."""
+
+    def __init__(self, windows: Sequence[Window]):
+        self.windows = sorted(windows, key=lambda w: -(w.seconds + w.offset_seconds))
+        self.bucket = self.windows[0].bucket_seconds * MICROS
+        self.keys: list[int] = []
+        self.buckets: dict[int, dict[str, int]] = {}
+        self.first = [0] * len(self.windows)
+        """Where each window begins in ``keys``."""
+        self.starts: list[int | None] = [None] * len(self.windows)
+        """Each window's first bucket at its last read."""
+        self.totals: list[dict[str, int]] = [{} for _ in self.windows]
+        """Per window ending at the cutoff, its events per type."""
+
+    def update(self, us: int, kind: Any) -> None:
+        kind = str(kind)
+        key = us // self.bucket
+        counts = self.buckets.get(key)
+        if counts is None:
+            counts = self.buckets[key] = {}
+            if not self.keys or key > self.keys[-1]:
+                self.keys.append(key)
+            else:
+                bisect.insort(self.keys, key)
+            for i, start in enumerate(self.starts):
+                if start is not None and key < start:  # at the window's edge, outside it
+                    self.first[i] += 1
+        counts[kind] = counts.get(kind, 0) + 1
+        for i, window in enumerate(self.windows):
+            start = self.starts[i]
+            if not window.offset_seconds and (start is None or key >= start):
+                totals = self.totals[i]
+                totals[kind] = totals.get(kind, 0) + 1
+
+    def counts(self, cutoff_us: int) -> dict[str, dict[str, int]]:
+        """Per window (by name), the events per type in it at ``cutoff_us``."""
+        keys, buckets, out = self.keys, self.buckets, {}
+        for i, window in enumerate(self.windows):
+            begin, end = window.bounds(cutoff_us)
+            start = begin // self.bucket
+            before = self.starts[i]
+            if before is not None and before > start:
+                start = before
+            self.starts[i] = start
+            at = self.first[i]
+            if window.offset_seconds:
+                at = bisect.bisect_left(keys, start, lo=at)
+                held: dict[str, int] = {}
+                for key in keys[at : bisect.bisect_left(keys, -(-end // self.bucket), lo=at)]:
+                    for kind, n in buckets[key].items():
+                        held[kind] = held.get(kind, 0) + n
+                out[window.name] = held
+            else:
+                totals = self.totals[i]
+                while at < len(keys) and keys[at] < start:
+                    for kind, n in buckets[keys[at]].items():
+                        totals[kind] -= n
+                    at += 1
+                out[window.name] = totals
+            self.first[i] = at
+        gone = min(self.first)
+        if gone:
+            for key in keys[:gone]:
+                del buckets[key]
+            del keys[:gone]
+            self.first = [f - gone for f in self.first]
+        return out
+
+    def value(self, cutoff_us: int) -> Value:
+        """All events in the window that reaches furthest back."""
+        return sum(self.counts(cutoff_us)[self.windows[0].name].values())
+
+    def dump(self) -> list[Any]:
+        kinds = sorted({k for counts in self.buckets.values() for k in counts})
+        code = {k: i for i, k in enumerate(kinds)}
+        names = [TYPE_CODES.get(k, k) for k in kinds]
         out: list[Any] = [len(kinds), *names, len(self.keys), *_deltas(self.keys)]
         for key in self.keys:
             counts = self.buckets[key]
@@ -301,23 +428,19 @@ class WindowCounts:
     def load(self, data: list[Any]) -> None:
         kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
         at = 1 + data[0]
-        self.totals = dict.fromkeys(kinds, 0)
-        if not self.bucket:
-            half = (len(data) - at) // 2
-            times = _sums(data[at : at + half])
-            self.events = deque(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
-            for _, kind in self.events:
-                self.totals[kind] += 1
-            return
         keys = _sums(data[at + 1 : at + 1 + data[at]])
         at += 1 + data[at]
         self.keys, self.buckets = keys, {}
+        totals: dict[str, int] = {}
         for key in keys:
             pairs = data[at + 1 : at + 1 + 2 * data[at]]
             self.buckets[key] = {kinds[c]: n for c, n in zip(pairs[::2], pairs[1::2], strict=True)}
             for kind, n in self.buckets[key].items():
-                self.totals[kind] += n
+                totals[kind] = totals.get(kind, 0) + n
             at += 1 + 2 * data[at]
+        self.first = [0] * len(self.windows)
+        self.starts = [None] * len(self.windows)
+        self.totals = [{} if window.offset_seconds else dict(totals) for window in self.windows]
 
 
 class Moment:
@@ -403,6 +526,7 @@ Redis outlive a deployment. A type not listed is stored by its name."""
 TYPE_CODES: Final = {name: i for i, name in enumerate(TYPE_NAMES)}
 
 GROUP = "#"
+EXACT = "exact"
 """The prefix of the keys of the window counts' states (no feature name starts with it)."""
 
 
@@ -424,15 +548,19 @@ class Catalog:
             f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
         }
         self.aggregates = aggregates
-        self.windows: dict[str, Window] = {}
-        """The windows whose counts share one :class:`WindowCounts` (by its state's key)."""
-        self.counted: dict[str, tuple[str, tuple[str, ...]]] = {}
-        """Each grouped count: the key of its window's state and the types it counts."""
+        self.windows: dict[str, list[Window]] = {}
+        """The windows whose counts share one state (by the state's key): all exact windows share
+        one :class:`ExactCounts`, the bucketed ones of one bucket size one :class:`WindowCounts`."""
+        self.counted: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+        """Each grouped count: its state's key, its window's name and the types it counts."""
         for f in aggregates:
             if isinstance(f, Count) and f.window is not None:
-                key = GROUP + f.window.name
-                self.windows[key] = f.window
-                self.counted[f.name] = (key, f.types)
+                bucket = f.window.bucket_seconds
+                key = GROUP + (f"{bucket}s" if bucket else EXACT)
+                held = self.windows.setdefault(key, [])
+                if f.window not in held:
+                    held.append(f.window)
+                self.counted[f.name] = (key, f.window.name, f.types)
         keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
@@ -459,7 +587,7 @@ class Catalog:
                 if f.name not in self.counted and _matches(f, kind)
             ]
             for key in self.windows:  # a window's counts keep the types any of them reads
-                wanted = [t for k, t in self.counted.values() if k == key]
+                wanted = [t for k, _, t in self.counted.values() if k == key]
                 if any(not types or kind in types for types in wanted):
                     route.append((key, "type", False))
             self._routes[kind] = route
@@ -467,8 +595,9 @@ class Catalog:
 
     def state(self, key: str) -> State:
         """A new, empty state for ``key`` (a feature's name, or a window's counts)."""
-        if key in self.windows:
-            return WindowCounts(self.windows[key])
+        windows = self.windows.get(key)
+        if windows is not None:
+            return WindowCounts(windows) if windows[0].bucket_seconds else ExactCounts(windows)
         return _state(self.aggregates[self.by_name[key]])
 
     @cached_property
@@ -573,12 +702,12 @@ class OnlinePerson:
         out: dict[str, Value] = dict(catalog.empty)
         counts: dict[str, dict[str, int]] = {}
         for key, state in self.states.items():
-            if isinstance(state, WindowCounts):
-                counts[key] = state.counts(cutoff_us)
+            if isinstance(state, WindowCounts | ExactCounts):
+                counts.update(state.counts(cutoff_us))
             else:
                 out[key] = state.value(cutoff_us)
-        for name, (key, types) in catalog.counted.items():
-            held = counts.get(key)
+        for name, (_, window, types) in catalog.counted.items():
+            held = counts.get(window)
             if held:
                 out[name] = sum(held.get(t, 0) for t in types) if types else sum(held.values())
         for feature in self.catalog.derived:

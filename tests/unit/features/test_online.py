@@ -13,7 +13,7 @@ import pytest
 
 from intentflow.features.build import build_features
 from intentflow.features.catalog import COUNTED_TYPES, FEATURES
-from intentflow.features.kinds import DAYS_30, HOUR, MICROS, Count, Distinct
+from intentflow.features.kinds import DAYS_30, HOUR, MICROS, Count, Distinct, Window
 from intentflow.features.online import BucketedWindow, OnlinePerson, online_features, replay
 from tests.unit.features.test_catalog import write_lake
 
@@ -141,15 +141,82 @@ def test_what_leaves_a_window_is_forgotten() -> None:
 def test_stored_type_numbers_cover_every_event_type_and_others_travel_by_name() -> None:
     from intentflow.events import EVENT_TYPES
     from intentflow.features.kinds import PREVIOUS_WEEK
-    from intentflow.features.online import TYPE_NAMES, WindowCounts
+    from intentflow.features.online import TYPE_NAMES, ExactCounts, WindowCounts
 
     assert set(EVENT_TYPES) <= set(TYPE_NAMES)
+
+    def fresh(window: Window) -> WindowCounts | ExactCounts:
+        return WindowCounts([window]) if window.bucket_seconds else ExactCounts([window])
+
     for window in (HOUR, DAYS_30, PREVIOUS_WEEK):
-        counts = WindowCounts(window)
+        counts = fresh(window)
         for i, kind in enumerate(["page_view", "renamed_later", "purchase"] * 40):
             counts.update(i * 3 * 3600 * MICROS, kind)
-        again = WindowCounts(window)
+        again = fresh(window)
         again.load(counts.dump())
         cutoff = 121 * 3 * 3600 * MICROS
         assert again.counts(cutoff) == counts.counts(cutoff)
-    assert again.counts(cutoff)["renamed_later"] > 0
+    assert again.counts(cutoff)[window.name]["renamed_later"] > 0
+
+
+def test_a_bot_burst_is_held_bounded() -> None:
+    from intentflow.features.online import HELD_MAX, Catalog
+    from intentflow.state.base import encode
+
+    catalog = Catalog.of(online_features())
+    bot, shopper = OnlinePerson(catalog), OnlinePerson(catalog)
+    burst = HELD_MAX + 2_500
+    for n in range(burst):  # one event every 50 ms: 10 minutes, each a new item
+        event = {"type": "product_view", "us": n * 50_000, "item_id": f"i{n}", "category": "c"}
+        bot.update(event)
+    for n in range(3):
+        shopper.update({"type": "product_view", "us": n * MICROS, "item_id": "i", "category": "c"})
+    cutoff = burst * 50_000
+    values = bot.values(cutoff)
+    assert values["product_views_15m"] == values["events_1h"] == HELD_MAX  # capped, not burst
+    assert values["distinct_items_viewed_30d"] == HELD_MAX
+    assert shopper.values(cutoff)["product_views_15m"] == 3
+    # a bot twice as busy takes no more room
+    twice = OnlinePerson(catalog)
+    for n in range(2 * burst):
+        twice.update(
+            {"type": "product_view", "us": n * 25_000, "item_id": f"i{n}", "category": "c"}
+        )
+    assert len(encode(twice)) <= 1.1 * len(encode(bot))  # item ids one character longer
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shared_window_counts_equal_a_recount_with_late_events_between_reads(seed: int) -> None:
+    from intentflow.features.kinds import DAY, MINUTES_15, PREVIOUS_WEEK, WEEK
+    from intentflow.features.online import ExactCounts, WindowCounts
+
+    rng = random.Random(seed)
+    groups = [[MINUTES_15, HOUR], [WEEK, PREVIOUS_WEEK, DAYS_30], [DAY]]
+    spans = {MINUTES_15.name: 1800, HOUR.name: 1800, DAY.name: 86400}
+    for windows in groups:
+        state = WindowCounts(windows) if windows[0].bucket_seconds else ExactCounts(windows)
+        span = spans.get(windows[0].name, 40 * 86400) * MICROS
+        held: list[tuple[int, str]] = []
+        starts: dict[str, int] = {}
+        now = 0
+        for _ in range(400):
+            now += rng.randrange(span // 50)
+            us = max(0, now - rng.choice([0, 0, 0, rng.randrange(span)]))  # some arrive late
+            kind = rng.choice(["product_view", "add_to_cart", "purchase"])
+            state.update(us, kind)
+            held.append((us, kind))
+            if rng.random() < 0.2:
+                cutoff = now + 1
+                got = state.counts(cutoff)
+                for window in windows:
+                    start, end = window.bounds(cutoff)
+                    bucket = window.bucket_seconds * MICROS
+                    if bucket:  # windows hold whole buckets
+                        start, end = start // bucket * bucket, -(-end // bucket) * bucket
+                    start = starts[window.name] = max(start, starts.get(window.name, start))
+                    want: dict[str, int] = {}
+                    for t, k in held:
+                        if start <= t < end:
+                            want[k] = want.get(k, 0) + 1
+                    have = {k: n for k, n in got[window.name].items() if n}
+                    assert have == want, (window.name, cutoff)
