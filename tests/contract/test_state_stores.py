@@ -149,21 +149,27 @@ def test_the_settings_choose_the_backend(redis_url: str, monkeypatch: pytest.Mon
     store.close()
 
 
-def test_redis_writes_states_positions_and_trending_in_one_transaction(redis_url: str) -> None:
+def test_redis_writes_states_positions_and_trending_in_one_script_call(redis_url: str) -> None:
     store = RedisStore(redis_url, CATALOG, namespace=f"test-{uuid.uuid4().hex}", ttl_s=60)
     trending = RedisTrending(redis_url, namespace=f"test-{uuid.uuid4().hex}")
     person = OnlinePerson(CATALOG)
     person.update({"type": "product_view", "us": MICROS, "item_id": "7", "category": "c"})
     hits = [Hit(MICROS, "7", "c", 1.0)]
+    store.commit({"ada": person}, {"log": 2**70}, trending, hits)  # loads the script
     watcher = redis.Redis.from_url(redis_url)
     with watcher.monitor() as monitor:
-        store.commit({"ada": person}, {"log": 1}, trending, hits)
-        seen: list[str] = []
-        while not seen or seen[-1] != "EXEC":
-            command = str(monitor.next_command()["command"])
-            seen.append(command.split(maxsplit=1)[0].upper())
-    inside = seen[seen.index("MULTI") :]  # up to the first EXEC: the one transaction
-    assert {"SET", "HSET", "ZINCRBY", "PEXPIRE"} <= set(inside)
+        store.commit({"ada": person, "bob": person}, {"log": 2**70 + 1}, trending, hits)
+        store.client.ping()  # the end of what this test watches
+        seen: list[tuple[str, str]] = []
+        while not seen or seen[-1][0] != "PING":
+            command = monitor.next_command()
+            seen.append((str(command["command"]).split()[0].upper(), command["client_type"]))
+    calls = [name for name, kind in seen if kind != "lua"]
+    ran = {name for name, kind in seen if kind == "lua"}
+    assert calls == ["EVALSHA", "PING"]  # one call from the client: the script runs alone
+    assert {"SET", "HSET", "ZINCRBY", "PEXPIRE"} <= ran
+    assert store.positions() == {"log": 2**70 + 1}
+    assert set(store.get_many(["ada", "bob"])) == {"ada", "bob"}
     assert [name for name, _ in trending.top("15m", 1, 2 * MICROS)] == ["7"]
     watcher.close()
     store.close()

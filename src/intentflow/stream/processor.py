@@ -15,7 +15,7 @@ position, atomically (see :mod:`intentflow.state.base`).
   features hold it).
 - **Failures.** Nothing the processor keeps moves before the states and positions are written:
   a batch that fails can be given again. Trending takes the batch's hits in the same write
-  (one Redis transaction, when trending lives on the state's server; see
+  (one atomic Redis script call, when trending lives on the state's server; see
   :meth:`~intentflow.state.base.StateStore.commit`), so a redelivered batch adds nothing to it
   either; a scoring failure is logged and the people keep their previous scores.
 
