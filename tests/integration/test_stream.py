@@ -24,6 +24,7 @@ from tests.conftest import WRITE_KEY
 from tests.integration.conftest import ServerProcess
 from tests.integration.test_crash_recovery import Client
 from tests.models import train_online_model
+from tests.streams import wait_until
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -84,15 +85,12 @@ def test_the_status_command_counts_what_the_stream_has_not_applied(tmp_path: Pat
     status = json.loads(found)
     assert status["events_behind"] == 25 and status["oldest_unprocessed_age_s"] >= 0
     server = ServerProcess(data).start()  # the stream catches up from its hold
-    deadline = time.monotonic() + 10
-    while (
-        CliRunner()
-        .invoke(app, ["stream", "status", "--json"], env=env)
-        .stdout.count('"events_behind": 0')
-        == 0
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+
+    def behind() -> int:
+        result = CliRunner().invoke(app, ["stream", "status", "--json"], env=env)
+        return int(json.loads(result.stdout.strip().splitlines()[-1])["events_behind"])
+
+    wait_until(lambda: behind() == 0, seconds=10)
     assert httpx.get(f"{server.url}/v1/users/p7/intent").status_code == 200
     server.terminate()
 

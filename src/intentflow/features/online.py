@@ -314,14 +314,11 @@ class ExactCounts:
 
     def dump(self) -> list[Any]:
         held = self.events[self.first[0] :]
-        kinds = sorted({k for _, k in held})
-        code = {k: i for i, k in enumerate(kinds)}
-        names = [TYPE_CODES.get(k, k) for k in kinds]
-        return [len(kinds), *names, *_deltas([us for us, _ in held]), *(code[k] for _, k in held)]
+        code, out = _kinds_dump({k for _, k in held})
+        return [*out, *_deltas([us for us, _ in held]), *(code[k] for _, k in held)]
 
     def load(self, data: list[Any]) -> None:
-        kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
-        at = 1 + data[0]
+        kinds, at = _kinds_load(data)
         half = (len(data) - at) // 2
         times = _sums(data[at : at + half])
         self.events = list(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
@@ -331,6 +328,22 @@ class ExactCounts:
         for _, kind in self.events:
             totals[kind] = totals.get(kind, 0) + 1
         self.totals = [dict(totals) for _ in self.windows]
+
+
+def _kinds_dump(kinds: set[str]) -> tuple[dict[str, int], list[Any]]:
+    """The event types a counts state holds, numbered in it: ``(number of each type, the head of
+    its dump: how many types, then each by its stored number or, if it has none, by name)``."""
+    ordered = sorted(kinds)
+    return {k: i for i, k in enumerate(ordered)}, [
+        len(ordered),
+        *(TYPE_CODES.get(k, k) for k in ordered),
+    ]
+
+
+def _kinds_load(data: list[Any]) -> tuple[list[str], int]:
+    """The types :func:`_kinds_dump` wrote at the head of ``data``, and where the rest begins."""
+    kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
+    return kinds, 1 + data[0]
 
 
 def _time(event: tuple[int, str]) -> int:
@@ -416,18 +429,15 @@ class WindowCounts:
         return sum(self.counts(cutoff_us)[self.windows[0].name].values())
 
     def dump(self) -> list[Any]:
-        kinds = sorted({k for counts in self.buckets.values() for k in counts})
-        code = {k: i for i, k in enumerate(kinds)}
-        names = [TYPE_CODES.get(k, k) for k in kinds]
-        out: list[Any] = [len(kinds), *names, len(self.keys), *_deltas(self.keys)]
+        code, out = _kinds_dump({k for counts in self.buckets.values() for k in counts})
+        out += [len(self.keys), *_deltas(self.keys)]
         for key in self.keys:
             counts = self.buckets[key]
             out += [len(counts), *(x for k, n in counts.items() for x in (code[k], n))]
         return out
 
     def load(self, data: list[Any]) -> None:
-        kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
-        at = 1 + data[0]
+        kinds, at = _kinds_load(data)
         keys = _sums(data[at + 1 : at + 1 + data[at]])
         at += 1 + data[at]
         self.keys, self.buckets = keys, {}

@@ -26,9 +26,6 @@ def stream_status(
         return {"running": False}
     found = stream.runner.status(last)
     waiting = stream.source.backlog()
-    oldest = waiting.oldest_accepted_us
     found["events_behind"] = waiting.events
-    found["oldest_unprocessed_age_s"] = (
-        None if oldest is None else round(time.time() - oldest / MICROS, 3)
-    )
+    found["oldest_unprocessed_age_s"] = waiting.oldest_age_s(time.time() * MICROS)
     return found

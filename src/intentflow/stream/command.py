@@ -44,12 +44,9 @@ def status_of(settings: Settings) -> dict[str, Any]:
         finally:
             consumer.close()
     waiting = backlog(settings.wal_dir, hold)
-    oldest = waiting.oldest_accepted_us
     found["events_behind"] = waiting.events + found.get("kafka_lag", 0)
     found["log_events_behind"] = waiting.events
-    found["oldest_unprocessed_age_s"] = (
-        None if oldest is None else round((now_us - oldest) / MICROS, 3)
-    )
+    found["oldest_unprocessed_age_s"] = waiting.oldest_age_s(now_us)
     found["state"] = settings.state
     return found
 

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from intentflow.features.kinds import MICROS
+
 Event = dict[str, Any]
 
 
@@ -28,6 +30,12 @@ class Backlog:
     events: int
     oldest_accepted_us: int | None
     """When the oldest of them was accepted (``None``: no backlog)."""
+
+    def oldest_age_s(self, now_us: float) -> float | None:
+        """How long ago, at ``now_us``, the oldest of them was accepted (``None``: no backlog)."""
+        if self.oldest_accepted_us is None:
+            return None
+        return round((now_us - self.oldest_accepted_us) / MICROS, 3)
 
 
 class Source(Protocol):
