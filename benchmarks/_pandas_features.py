@@ -30,6 +30,7 @@ from intentflow.features.catalog import DAY_OF_WEEK, FEATURES, HOUR_OF_DAY
 from intentflow.features.kinds import (
     MICROS,
     OFF_SITE,
+    SESSION_GAP_S,
     Count,
     DaysSince,
     Distinct,
@@ -42,7 +43,6 @@ from intentflow.features.kinds import (
     Trend,
     Window,
 )
-from intentflow.features.query import SESSION_GAP_S
 from intentflow.lake.reader import Lake
 
 DAY_US: Final = 86_400 * MICROS
@@ -144,7 +144,7 @@ def _sessionized(ev: pd.DataFrame, gap_s: int) -> pd.DataFrame:
     Sessions hold on-site events only: the tracker's session id, else a new session after
     ``gap_s`` between two on-site events of the person. Off-site events (:data:`OFF_SITE`) belong
     to no session and do not split one. ``dwell_s`` is the seconds from a product view to the
-    person's next on-site event, when that event is in the same session.
+    next later event of its session.
     """
     ev = ev.sort_values(["pid", "us", "message_id"], na_position="last", kind="stable")
     ev = ev.reset_index(drop=True)
@@ -154,10 +154,15 @@ def _sessionized(ev: pd.DataFrame, gap_s: int) -> pd.DataFrame:
     starts = previous.isna() | (ev["us"] - previous > gap_s * MICROS)
     visit = starts.astype("int64").groupby(on_off).cumsum()
     ev["session"] = ev["session_id"].fillna("~" + visit.astype(str)).where(~ev["off_site"])
-    following = ev[["us", "session"]].groupby(on_off).shift(-1)
-    same = following["session"] == ev["session"]
-    dwell = (following["us"] - ev["us"]) / float(MICROS)
-    ev["dwell_s"] = dwell.where((ev["type"] == "product_view") & same)
+    # the next later time in the session: the next row's time, unless it is the same, then the
+    # next later time of the row after (the rows are in time order within a session)
+    in_session = ev.sort_values(["pid", "session", "us"], kind="stable")
+    by_session = [in_session["pid"], in_session["session"]]
+    following = in_session["us"].groupby(by_session).shift(-1)
+    later = following.where(following != in_session["us"]).groupby(by_session).bfill()
+    dwell = (later - in_session["us"]) / float(MICROS)
+    is_view = in_session["type"] == "product_view"
+    ev["dwell_s"] = dwell.where(is_view & in_session["session"].notna()).reindex(ev.index)
     return ev
 
 
@@ -181,6 +186,11 @@ def _sessions(ev: pd.DataFrame) -> pd.DataFrame:
     )
     sessions["dwell_s"] = grouped["dwell_s"].sum(min_count=1)
     sessions["duration_s"] = (sessions["end_us"] - sessions["start_us"]) / float(MICROS)
+    sessions["views"] = sessions["page_views"] + sessions["product_views"]
+    sessions["bounced"] = (sessions["events"] == 1).astype("int64")
+    sessions["abandoned"] = ((sessions["add_to_carts"] > 0) & (sessions["purchases"] == 0)).astype(
+        "int64"
+    )
     return sessions.reset_index()
 
 
@@ -221,53 +231,27 @@ def _event_aggregate(feature: Feature, ev: pd.DataFrame, cutoff_us: int) -> pd.S
     raise TypeError(f"no pandas form of {type(feature).__name__} ({feature.name})")
 
 
-SessionFrame = Callable[[pd.DataFrame, pd.Series], pd.Series]
-
-SESSION_AGGREGATES: Final[dict[str, SessionFrame]] = {
-    "SUM(CASE WHEN {in} THEN 1 ELSE 0 END)": lambda s, inside: inside.groupby(s["pid"]).sum(),
-    "SUM(CASE WHEN {in} AND add_to_carts > 0 AND purchases = 0 THEN 1 ELSE 0 END)": (
-        lambda s, inside: (
-            (inside & (s["add_to_carts"] > 0) & (s["purchases"] == 0)).groupby(s["pid"]).sum()
-        )
-    ),
-    "AVG(CASE WHEN {in} THEN duration_s END)": (
-        lambda s, inside: s["duration_s"].where(inside).groupby(s["pid"]).mean()
-    ),
-    "MEDIAN(CASE WHEN {in} THEN duration_s END)": (
-        lambda s, inside: s["duration_s"].where(inside).groupby(s["pid"]).median()
-    ),
-    "AVG(CASE WHEN {in} THEN max_scroll END)": (
-        lambda s, inside: s["max_scroll"].where(inside).groupby(s["pid"]).mean()
-    ),
-    "AVG(CASE WHEN {in} THEN CAST(events = 1 AS DOUBLE) END)": (
-        lambda s, inside: (s["events"] == 1).astype(float).where(inside).groupby(s["pid"]).mean()
-    ),
-    "AVG(CASE WHEN {in} THEN page_views + product_views END)": (
-        lambda s, inside: (
-            (s["page_views"] + s["product_views"]).where(inside).groupby(s["pid"]).mean()
-        )
-    ),
-    "SUM(CASE WHEN {in} THEN dwell_s END) / NULLIF(SUM(CASE WHEN {in} THEN dwelled END), 0)": (
-        lambda s, inside: _divide(
-            s["dwell_s"].where(inside).groupby(s["pid"]).sum(min_count=1),
-            s["dwelled"].where(inside).groupby(s["pid"]).sum(min_count=1),
-        )
-    ),
-}
-"""The pandas form of each session aggregate of the catalog, by its SQL text."""
-
-
 def _session_aggregate(
     feature: SessionAggregate, sessions: pd.DataFrame, cutoff_us: int
 ) -> pd.Series:
     """An aggregate over the person's sessions that started in the window."""
-    if feature.expression not in SESSION_AGGREGATES:
-        raise KeyError(f"no pandas form of session aggregate {feature.expression!r}")
     inside = pd.Series(True, index=sessions.index)
     if feature.window is not None:
         start, end = feature.window.bounds(cutoff_us)
         inside &= (sessions["start_us"] >= start) & (sessions["start_us"] < end)
-    return SESSION_AGGREGATES[feature.expression](sessions, inside)
+    by = sessions["pid"]
+    if feature.how == "count":
+        return inside.groupby(by).sum()
+    column = sessions[feature.column]
+    if feature.how == "sum":
+        return column.where(inside, 0).groupby(by).sum()
+    if feature.how == "per":
+        return _divide(
+            column.where(inside).groupby(by).sum(min_count=1),
+            sessions[feature.per].where(inside).groupby(by).sum(min_count=1),
+        )
+    grouped = column.where(inside).groupby(by)
+    return grouped.mean() if feature.how == "mean" else grouped.median()
 
 
 def _truncated_mod(values: pd.Series, divisor: int) -> pd.Series:

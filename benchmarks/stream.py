@@ -130,7 +130,7 @@ def _redis_run(
             ),
         )
         client = redis.Redis.from_url(url)
-        keys = list(client.scan_iter(match="bench:person:*", count=1000))[:2000]
+        keys = list(client.scan_iter(match="bench:p:*", count=1000))[:2000]
         usage = [int(client.memory_usage(k) or 0) for k in keys]
         encoded = [int(client.strlen(k)) for k in keys]
         client.close()

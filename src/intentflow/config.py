@@ -206,9 +206,10 @@ class StreamSettings(_Section):
     """``intentflow serve`` runs a processor in its own process (over the log, or as one member
     of the Kafka consumer group when ``kafka_bootstrap`` is set)."""
 
-    lateness_s: float = 60.0
+    lateness_s: float = Field(default=60.0, ge=0)
     """Events older than the latest event time seen minus this are late: they reach the lake but
-    not the online state."""
+    not the online state. A person's latest events stay this long open to late ones in their
+    sessions (the longer, the more each state holds)."""
 
     score_every_s: float = 2.0
     """A person's intent is scored again at most this often."""

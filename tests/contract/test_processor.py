@@ -193,11 +193,11 @@ def test_a_redelivered_batch_adds_nothing_to_trending(
         else RedisTrending(request.getfixturevalue("redis_url"), namespace=uuid.uuid4().hex)
     )
     batch = _stream(200)
-    Processor(store, trending=trending, lateness_s=3600).process(batch)
+    Processor(store, trending=trending, lateness_s=60).process(batch)
     now = 200 * 7 * MICROS
     before = trending.top("1h", 50, now)
     assert sum(score for _, score in before) > 200  # views 1, carts 3, purchases 5
-    again = Processor(store, trending=trending, lateness_s=3600).process(batch)  # a restart
+    again = Processor(store, trending=trending, lateness_s=60).process(batch)  # a restart
     assert again.repeated == 200 and trending.top("1h", 50, now) == before
     trending.close()
 

@@ -30,7 +30,8 @@ def test_the_processor_waits_out_a_redis_outage_and_loses_nothing(tmp_path: Path
     wal = WriteAheadLog(str(tmp_path / "wal"), fsync=False)
     source = LogSource(tmp_path / "wal", fsync=False)
     with local_redis(tmp_path / "redis", persist=True) as url:
-        store = RedisStore(url, Catalog.of(online_features()), namespace="outage", ttl_s=3600)
+        catalog = Catalog.of(online_features(), slack_s=3600)
+        store = RedisStore(url, catalog, namespace="outage", ttl_s=3600)
         runner = StreamRunner(Processor(store, lateness_s=3600), source, poll_s=0.05)
         runner.start()
         source.advance(wal.append([view_lines(0, 40, people=4, start=BASE)]))

@@ -10,7 +10,6 @@ from intentflow.collect.collector import Collector
 from intentflow.collect.quarantine import QuarantineStore
 from intentflow.collect.workers import InlineValidation, Validation, validation_for
 from intentflow.config import Settings
-from intentflow.features.online import Catalog, online_features
 from intentflow.lake.reader import Lake
 from intentflow.state import open_store
 from intentflow.state.base import StateStore
@@ -48,7 +47,7 @@ class CollectorRuntime:
             self.stream = stream_for(self.settings, self.log).start()
             self.people = self.stream.store
         elif self.settings.state == "redis":
-            self.people = open_store(self.settings, Catalog.of(online_features()))
+            self.people = open_store(self.settings)
         self.validation = validation_for(self.settings.collect)
         remembered = self.collector.remember_stored_ids(self.lake)
         log.info("collector ready; %d recent message ids remembered", remembered)

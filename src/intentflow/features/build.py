@@ -20,8 +20,8 @@ from intentflow.durable import write_atomic
 from intentflow.events import EVENT_TYPES
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
-from intentflow.features.kinds import MICROS, Feature
-from intentflow.features.query import SESSION_GAP_S, feature_query, sessions_query
+from intentflow.features.kinds import MICROS, SESSION_GAP_S, Feature
+from intentflow.features.query import feature_query, sessions_query
 from intentflow.lake.reader import CorruptFileError, Lake, as_utc
 
 VERSION_KEY = b"intentflow.catalog_version"

@@ -30,6 +30,7 @@ from intentflow.features.kinds import (
     Ranked,
     Ratio,
     SessionAggregate,
+    SessionHow,
     Sum,
     Trend,
 )
@@ -179,59 +180,58 @@ def _sessions() -> list[Feature]:
     window = DAYS_30
 
     def agg(
-        name: str, description: str, expression: str, dtype: Dtype = "double"
+        name: str,
+        description: str,
+        how: SessionHow,
+        column: str | None = None,
+        per: str | None = None,
+        dtype: Dtype = "double",
     ) -> SessionAggregate:
         return SessionAggregate(
             name=name,
             description=description,
             window=window,
-            expression=expression,
+            how=how,
+            column=column,
+            per=per,
             value_dtype=dtype,
         )
 
     return [
-        agg(
-            "sessions_30d",
-            "sessions started in 30d",
-            "SUM(CASE WHEN {in} THEN 1 ELSE 0 END)",
-            "int",
-        ),
+        agg("sessions_30d", "sessions started in 30d", "count", dtype="int"),
         agg(
             "abandoned_carts_30d",
             "sessions in 30d with an add-to-cart and no purchase",
-            "SUM(CASE WHEN {in} AND add_to_carts > 0 AND purchases = 0 THEN 1 ELSE 0 END)",
-            "int",
+            "sum",
+            "abandoned",
+            dtype="int",
         ),
         agg(
             "mean_session_seconds_30d",
             "mean session duration in 30d, seconds",
-            "AVG(CASE WHEN {in} THEN duration_s END)",
+            "mean",
+            "duration_s",
         ),
         agg(
             "median_session_seconds_30d",
             "median session duration in 30d, seconds",
-            "MEDIAN(CASE WHEN {in} THEN duration_s END)",
+            "median",
+            "duration_s",
         ),
         agg(
             "mean_scroll_depth_30d",
             "mean of the deepest scroll of each session in 30d, percent",
-            "AVG(CASE WHEN {in} THEN max_scroll END)",
+            "mean",
+            "max_scroll",
         ),
-        agg(
-            "bounce_rate_30d",
-            "share of sessions in 30d with a single event",
-            "AVG(CASE WHEN {in} THEN CAST(events = 1 AS DOUBLE) END)",
-        ),
-        agg(
-            "pages_per_session_30d",
-            "page and product views per session in 30d",
-            "AVG(CASE WHEN {in} THEN page_views + product_views END)",
-        ),
+        agg("bounce_rate_30d", "share of sessions in 30d with a single event", "mean", "bounced"),
+        agg("pages_per_session_30d", "page and product views per session in 30d", "mean", "views"),
         agg(
             "mean_dwell_seconds_30d",
-            "mean time from a product view to the next event, in the same session, in 30d, seconds",
-            "SUM(CASE WHEN {in} THEN dwell_s END) "
-            "/ NULLIF(SUM(CASE WHEN {in} THEN dwelled END), 0)",
+            "mean time from a product view to the next later event of its session, in 30d, seconds",
+            "per",
+            "dwell_s",
+            "dwelled",
         ),
     ]
 

@@ -36,6 +36,14 @@ Dtype = Literal["int", "double", "string"]
 MICROS = 1_000_000
 DAY_US = 86_400 * MICROS
 
+SESSION_GAP_S = 30 * 60
+"""Inactivity that starts a new session where events carry no session id."""
+
+HELD_MAX = 10_000
+"""The most events (or distinct values) one state holds for one window. A person beyond it (10,000
+events in an hour, or 10,000 distinct items in 30 days: a bot by any measure) keeps the latest
+``HELD_MAX``: their counts stop growing there instead of their state."""
+
 OFF_SITE = ("email_open", "email_click", "identify")
 """Event types that are not part of a visit: they belong to no session and do not split one."""
 
@@ -189,13 +197,19 @@ class DaysSince(Feature):
         return f"CAST({cutoff_us} - {moment} AS DOUBLE) / {float(DAY_US)}"
 
 
+SessionHow = Literal["count", "sum", "mean", "median", "per"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class SessionAggregate(Feature):
-    """An aggregate over the person's sessions that started in the window; ``{in}`` in the
-    expression stands for that condition (see :mod:`intentflow.features.query` for the columns
-    of ``sessions``)."""
+    """An aggregate over the person's sessions that started in the window (a column of the
+    sessions table, see :data:`intentflow.features.query.SESSION_COLUMNS`): how many sessions
+    (``count``), the ``sum``, ``mean`` or ``median`` of ``column`` (sessions without a value
+    left out), or the sum of ``column`` per sum of ``per`` (``per``; empty when that is 0)."""
 
-    expression: str
+    how: SessionHow
+    column: str | None = None
+    per: str | None = None
     value_dtype: Dtype = "double"
     stage: ClassVar[Stage] = "sessions"
 
@@ -206,7 +220,17 @@ class SessionAggregate(Feature):
 
     def sql(self, cutoff_us: int) -> str:
         inside = self.window.condition(cutoff_us, "start_us") if self.window else "TRUE"
-        return self.expression.replace("{in}", f"({inside})")
+        if self.how == "count":
+            return f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END)"
+        if self.how == "sum":
+            return f"SUM(CASE WHEN {inside} THEN {self.column} ELSE 0 END)"
+        if self.how == "per":
+            return (
+                f"SUM(CASE WHEN {inside} THEN {self.column} END) "
+                f"/ NULLIF(SUM(CASE WHEN {inside} THEN {self.per} END), 0)"
+            )
+        pick = "AVG" if self.how == "mean" else "MEDIAN"
+        return f"{pick}(CASE WHEN {inside} THEN {self.column} END)"
 
 
 @dataclass(frozen=True, kw_only=True)

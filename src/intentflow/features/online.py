@@ -9,6 +9,8 @@ second list of features:
   exactly as the batch query cuts them, so both agree to the event;
 - ``Distinct``: each value's latest time, oldest first, forgotten once it leaves the window;
 - ``DaysSince``: the latest (or first) time of a matching event;
+- ``SessionAggregate``: the person's sessions, each summed up
+  (:mod:`intentflow.features.online_sessions`);
 - ``Ratio`` and ``Trend``: computed from the features they divide, when those are online.
 
 An update costs O(1) amortized (what slides out of a window is dropped once) and the memory is
@@ -16,8 +18,8 @@ bounded by the window. Reads happen at the current time: a state read at ``T`` f
 before ``T``'s window, so reads must not go back in time. Events may arrive out of order: every
 state places a late event where it belongs.
 
-Features over sessions, rankings and the whole population are not online yet
-(:func:`online_features` lists those that are).
+Rankings and features over the whole population are not online yet (:func:`online_features`
+lists those that are).
 
 >>> from intentflow.features.kinds import HOUR, Count
 >>> views = Count(name="views_1h", description="", types=("product_view",), window=HOUR)
@@ -31,6 +33,7 @@ Features over sessions, rankings and the whole population are not online yet
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,23 +44,23 @@ from typing import Any, Final, Protocol
 from intentflow.features.catalog import FEATURES
 from intentflow.features.kinds import (
     DAY_US,
+    HELD_MAX,
     MICROS,
+    OFF_SITE,
+    SESSION_GAP_S,
     Count,
     DaysSince,
     Distinct,
     Feature,
     Ratio,
+    SessionAggregate,
     Sum,
     Trend,
     Window,
 )
+from intentflow.features.online_sessions import SLACK_S, Sessions, is_online
 
 Value = int | float | None
-
-HELD_MAX: Final = 10_000
-"""The most events (or distinct values) one state holds for one window. A person beyond it (10,000
-events in an hour, or 10,000 distinct items in 30 days: a bot by any measure) keeps the latest
-``HELD_MAX``: their counts stop growing there instead of their state."""
 
 
 class State(Protocol):
@@ -195,16 +198,26 @@ class BucketedWindow:
 
 
 class DistinctValues:
-    """Distinct values in a window: each value's latest time, oldest first."""
+    """Distinct values in a window: each value's latest time, oldest first. Over a bucketed
+    window, whose start is always a bucket's, the time is kept as the bucket's number (a small
+    number apart from the next one, where microseconds take several bytes)."""
 
     def __init__(self, window: Window | None):
         self.window = window
+        aligned = (
+            window is not None
+            and window.bucket_seconds > 0
+            and window.seconds % window.bucket_seconds == 0
+            and window.offset_seconds % window.bucket_seconds == 0
+        )
+        self.step = window.bucket_seconds * MICROS if aligned else 1  # type: ignore[union-attr]
         self.latest: OrderedDict[Any, int] = OrderedDict()
         self.unordered = False
 
     def update(self, us: int, value: Any) -> None:
         if value is None:
             return
+        us //= self.step
         before = self.latest.get(value)
         if before is not None and before >= us:
             return
@@ -225,7 +238,7 @@ class DistinctValues:
         if self.unordered:  # a late event: sort once, then slide again
             self.latest = OrderedDict(sorted(self.latest.items(), key=lambda kv: kv[1]))
             self.unordered = False
-        start = _start(self.window, cutoff_us)
+        start = _start(self.window, cutoff_us) // self.step
         while self.latest and next(iter(self.latest.values())) < start:
             self.latest.popitem(last=False)
         return len(self.latest)
@@ -476,18 +489,20 @@ class Moment:
 
 def online_features(features: Sequence[Feature] = FEATURES) -> list[Feature]:
     """The features of ``features`` that have an online state, in catalog order: the event
-    aggregates, and the ratios and trends of online features."""
-    out: list[Feature] = []
-    known: set[str] = set()
-    for feature in features:
-        if (
-            isinstance(feature, Count | Sum | Distinct | DaysSince)
-            or (isinstance(feature, Ratio) and {feature.numerator, feature.denominator} <= known)
-            or (isinstance(feature, Trend) and {feature.recent, feature.before} <= known)
-        ):
-            out.append(feature)
-            known.add(feature.name)
-    return out
+    and session aggregates, and the ratios and trends of online features."""
+    known = {
+        f.name
+        for f in features
+        if isinstance(f, Count | Sum | Distinct | DaysSince)
+        or (isinstance(f, SessionAggregate) and is_online(f))
+    }
+    return [
+        f
+        for f in features
+        if f.name in known
+        or (isinstance(f, Ratio) and {f.numerator, f.denominator} <= known)
+        or (isinstance(f, Trend) and {f.recent, f.before} <= known)
+    ]
 
 
 def _state(feature: Feature) -> State:
@@ -514,7 +529,10 @@ def _matches(feature: Feature, kind: str) -> bool:
 
 Step = tuple[str, str | None, bool]
 """How an event reaches one state: the state's key, the column it reads (None: the event counts
-1) and whether a missing value counts as 0.0 (sums) rather than not at all."""
+1; :data:`EVENT`: the whole event) and whether a missing value counts as 0.0 (sums) rather than
+not at all."""
+
+EVENT: Final = "*"
 
 TYPE_NAMES: Final = (
     "page_view",
@@ -535,9 +553,13 @@ TYPE_NAMES: Final = (
 Redis outlive a deployment. A type not listed is stored by its name."""
 TYPE_CODES: Final = {name: i for i, name in enumerate(TYPE_NAMES)}
 
+STORED_FORMAT: Final = 1
+"""The version of the states' encoding; a change to any ``dump`` moves it."""
+
 GROUP = "#"
+"""The prefix of the keys of states that several features read (no feature name starts with it)."""
 EXACT = "exact"
-"""The prefix of the keys of the window counts' states (no feature name starts with it)."""
+SESSIONS: Final = GROUP + "sessions"
 
 
 def _step(feature: Feature) -> Step:
@@ -550,13 +572,24 @@ class Catalog:
     """The online features, with what each event type updates and the values of no events:
     shared by every person."""
 
-    def __init__(self, features: Sequence[Feature]):
+    def __init__(
+        self, features: Sequence[Feature], gap_s: int = SESSION_GAP_S, slack_s: float = SLACK_S
+    ):
         self.features = list(features)
+        self.gap_s = gap_s
+        """The inactivity that starts a new visit (the batch features' ``session_gap_s``)."""
+        self.slack_s = slack_s
+        """How late an event may come and still take its place in the sessions (at least the
+        stream's ``lateness_s``)."""
         self.derived = [f for f in self.features if isinstance(f, Ratio | Trend)]
-        aggregates = [f for f in self.features if not isinstance(f, Ratio | Trend)]
+        self.sessions = [f for f in self.features if isinstance(f, SessionAggregate)]
+        """The session features, which read one :class:`Sessions` state."""
+        aggregates = [
+            f for f in self.features if not isinstance(f, Ratio | Trend | SessionAggregate)
+        ]
         self.empty: dict[str, Value] = {
             f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
-        }
+        } | {f.name: None for f in self.sessions}
         self.aggregates = aggregates
         self.windows: dict[str, list[Window]] = {}
         """The windows whose counts share one state (by the state's key): all exact windows share
@@ -572,19 +605,23 @@ class Catalog:
                     held.append(f.window)
                 self.counted[f.name] = (key, f.window.name, f.types)
         keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
+        if self.sessions:
+            keys.append(SESSIONS)
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
         self.keys = keys
         self._routes: dict[str, list[Step]] = {}
 
-    _cache: dict[tuple[str, ...], Catalog] = {}
+    _cache: dict[tuple[object, ...], Catalog] = {}
 
     @classmethod
-    def of(cls, features: Sequence[Feature]) -> Catalog:
-        """The catalog of ``features`` (one per list of names, shared)."""
-        key = tuple(f.definition() for f in features)
+    def of(
+        cls, features: Sequence[Feature], gap_s: int = SESSION_GAP_S, slack_s: float = SLACK_S
+    ) -> Catalog:
+        """The catalog of ``features`` (one per list of features, gap and slack, shared)."""
+        key = (gap_s, slack_s, *(f.definition() for f in features))
         if key not in cls._cache:
-            cls._cache[key] = cls(features)
+            cls._cache[key] = cls(features, gap_s, slack_s)
         return cls._cache[key]
 
     def route(self, kind: str) -> list[Step]:
@@ -600,15 +637,27 @@ class Catalog:
                 wanted = [t for k, _, t in self.counted.values() if k == key]
                 if any(not types or kind in types for types in wanted):
                     route.append((key, "type", False))
+            if self.sessions and kind not in OFF_SITE:
+                route.append((SESSIONS, EVENT, False))
             self._routes[kind] = route
         return route
 
     def state(self, key: str) -> State:
         """A new, empty state for ``key`` (a feature's name, or a window's counts)."""
+        if key == SESSIONS:
+            return Sessions(self.sessions, self.gap_s, self.slack_s)
         windows = self.windows.get(key)
         if windows is not None:
             return WindowCounts(windows) if windows[0].bucket_seconds else ExactCounts(windows)
         return _state(self.aggregates[self.by_name[key]])
+
+    @cached_property
+    def version(self) -> str:
+        """A short fingerprint of the features and of how their states are stored: a state
+        stored under one version is read only by a catalog of the same version."""
+        head = f"states {STORED_FORMAT}, gap {self.gap_s}"
+        text = "\n".join([head, *(f.definition() for f in self.features)])
+        return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
     @cached_property
     def by_name(self) -> dict[str, int]:
@@ -664,6 +713,8 @@ class OnlinePerson:
         for key, column, zero in self.catalog.route(str(event["type"])):
             if column is None:
                 carried: Any = 1
+            elif column == EVENT:
+                carried = event
             else:
                 carried = event.get(column)
                 if carried is None:
@@ -714,6 +765,8 @@ class OnlinePerson:
         for key, state in self.states.items():
             if isinstance(state, WindowCounts | ExactCounts):
                 counts.update(state.counts(cutoff_us))
+            elif isinstance(state, Sessions):
+                out.update(state.values(cutoff_us))
             else:
                 out[key] = state.value(cutoff_us)
         for name, (_, window, types) in catalog.counted.items():

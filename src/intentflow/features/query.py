@@ -11,8 +11,8 @@ the same table. Its steps, as common table expressions:
 - ``keyed``: events with their ``person`` (user id, else the linked user id, else the anonymous id);
 - ``ordered``, ``visits``, ``ev``: events with their ``session`` (the tracker's session id, else
   a new session after ``gap`` of inactivity; emails and identify calls belong to none and split
-  none), their position ``seq``, and for product views the seconds to the person's next event
-  when it is in the same session (``dwell_s``); the sessions table adds the ``device`` class;
+  none), their position ``seq``, and for product views the seconds to the next later event of
+  their session (``dwell_s``); the sessions table adds the ``device`` class;
 - ``sessions``: one row per session (:data:`SESSION_COLUMNS`);
 - one aggregate per stage, joined by person; derived and population features on top.
 """
@@ -25,11 +25,16 @@ from typing import Final
 import sqlglot
 from sqlglot import exp
 
-from intentflow.features.kinds import MICROS, OFF_SITE, Feature, Ranked, identity, types_in
+from intentflow.features.kinds import (
+    MICROS,
+    OFF_SITE,
+    SESSION_GAP_S,
+    Feature,
+    Ranked,
+    identity,
+    types_in,
+)
 from intentflow.features.labels import Horizon, Label, label_steps
-
-SESSION_GAP_S: Final = 30 * 60
-"""Inactivity that starts a new session where events carry no session id."""
 
 SQL_TYPES: Final = {"int": "BIGINT", "double": "DOUBLE", "string": "VARCHAR"}
 
@@ -55,6 +60,13 @@ SESSION_COLUMNS: Final = {
     "revenue": (
         "SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END)",
         "DOUBLE",
+    ),
+    "views": ("SUM(CASE WHEN type IN ('page_view', 'product_view') THEN 1 ELSE 0 END)", "BIGINT"),
+    "bounced": ("CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END", "BIGINT"),
+    "abandoned": (
+        "CASE WHEN SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) > 0 "
+        "AND SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) = 0 THEN 1 ELSE 0 END",
+        "BIGINT",
     ),
     "max_scroll": ("MAX(depth_percent)", "DOUBLE"),
     "mean_scroll": ("AVG(depth_percent)", "DOUBLE"),
@@ -88,11 +100,6 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
     if describe:
         kept += ", channel, page_url, user_agent"
     breaks = f"CASE WHEN previous_us IS NULL OR us - previous_us > {gap} THEN 1 ELSE 0 END"
-    # the next on-site event's session, from the running count of breaks and its own break
-    next_session = (
-        f"COALESCE(next_session_id, CONCAT('~', CAST(visit + CASE WHEN next_us - us > {gap} "
-        "THEN 1 ELSE 0 END AS VARCHAR)))"
-    )
     return [
         (
             "raw",
@@ -112,8 +119,7 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
         ("keyed", f"SELECT {kept}, {person} FROM raw {linked}"),
         (
             "ordered",
-            f"SELECT keyed.*, LAG(us) OVER ({visit}) AS previous_us, LEAD(us) OVER ({visit}) "
-            f"AS next_us, LEAD(session_id) OVER ({visit}) AS next_session_id, "
+            f"SELECT keyed.*, LAG(us) OVER ({visit}) AS previous_us, "
             f"ROW_NUMBER() OVER ({visit}) AS seq"
             + (f", {DEVICE} AS device" if describe else "")
             + " FROM keyed",
@@ -127,8 +133,10 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
             "ev",
             f"SELECT {kept}, person, seq, session"
             + (", device" if describe else "")
-            + f", CASE WHEN type = 'product_view' AND {next_session} = session THEN "
-            f"CAST(next_us - us AS DOUBLE) / {float(MICROS)} END AS dwell_s FROM (SELECT "
+            # a product view dwells until the next later event of its session
+            + ", CASE WHEN type = 'product_view' THEN CAST(MIN(us) OVER (PARTITION BY person, "
+            "session ORDER BY us RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) - us AS "
+            f"DOUBLE) / {float(MICROS)} END AS dwell_s FROM (SELECT "
             f"visits.*, CASE WHEN {off_site} THEN NULL ELSE COALESCE(session_id, "
             "CONCAT('~', CAST(visit AS VARCHAR))) END AS session FROM visits) AS assigned",
         ),

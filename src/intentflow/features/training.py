@@ -29,9 +29,9 @@ from intentflow.features.build import (
 )
 from intentflow.features.catalog import FEATURES, catalog_version
 from intentflow.features.engines import DuckDBEngine, Engine
-from intentflow.features.kinds import Feature
+from intentflow.features.kinds import SESSION_GAP_S, Feature
 from intentflow.features.labels import PURCHASE, Horizon, Label, Within
-from intentflow.features.query import SESSION_GAP_S, feature_query
+from intentflow.features.query import feature_query
 from intentflow.lake.reader import Lake, as_utc
 
 LABEL_KEY = b"intentflow.label"

@@ -4,12 +4,17 @@ the process (:mod:`.memory`) or in Redis (:mod:`.redis`)."""
 from __future__ import annotations
 
 from intentflow.config import Settings
-from intentflow.features.online import Catalog
+from intentflow.features.online import Catalog, online_features
 from intentflow.state.base import StateStore, TrendingStore
 
 
-def open_store(settings: Settings, catalog: Catalog) -> StateStore:
-    """The configured backend (``INTENTFLOW_STATE``)."""
+def open_store(settings: Settings, catalog: Catalog | None = None) -> StateStore:
+    """The configured backend (``INTENTFLOW_STATE``), keeping ``catalog``'s features (by
+    default every online feature, with the configured session gap and lateness)."""
+    if catalog is None:
+        catalog = Catalog.of(
+            online_features(), settings.features.session_gap_s, settings.stream.lateness_s
+        )
     if settings.state == "redis":
         from intentflow.state.redis import RedisStore
 

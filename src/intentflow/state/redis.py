@@ -1,6 +1,8 @@
 """The scaled-out state backend: people in Redis, one key each, with a TTL.
 
-A person is one string key, ``{namespace}:person:{id}``, holding their encoded state; a put sets
+A person is one string key, ``{namespace}:p:{catalog version}:{id}``, holding their encoded state
+(a catalog of other features, after an upgrade, starts its people afresh rather than misread
+them, and the old keys expire); a put sets
 it with the store's TTL, so an idle person expires on the server. Batches go in one round trip
 each way: ``MGET`` to read, and to write one call of the script :data:`WRITE`, which sets each
 person with ``PX``, the source positions into the hash ``{namespace}:positions`` and the batch's
@@ -31,7 +33,7 @@ class RedisStore(StateStore):
     def __init__(self, url: str, catalog: Catalog, *, namespace: str, ttl_s: float):
         self.catalog = catalog
         self.client = redis.Redis.from_url(url)
-        self.prefix = f"{namespace}:person:"
+        self.prefix = f"{namespace}:p:{catalog.version}:"
         self.positions_key = f"{namespace}:positions"
         self.ttl_ms = int(ttl_s * 1000)
         self._script = self.client.register_script(WRITE)

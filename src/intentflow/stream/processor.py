@@ -75,6 +75,11 @@ class Processor:
         trending: TrendingStore | None = None,
         scorer: Scorer | None = None,
     ):
+        if lateness_s > store.catalog.slack_s:
+            raise ValueError(
+                f"a lateness of {lateness_s} s needs a catalog whose sessions wait as long "
+                f"(its slack_s is {store.catalog.slack_s})"
+            )
         self.store = store
         self.trending = trending
         self.scorer = scorer

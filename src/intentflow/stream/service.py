@@ -8,7 +8,6 @@ member of the Kafka consumer group.
 from __future__ import annotations
 
 from intentflow.config import Settings
-from intentflow.features.online import Catalog, online_features
 from intentflow.state import open_store, open_trending
 from intentflow.state.base import StateStore, TrendingStore
 from intentflow.stream.kafka_forwarder import HOLD_NAME as FORWARDER_HOLD
@@ -27,7 +26,7 @@ class Stream:
 
     def __init__(self, settings: Settings, source: Source, store: StateStore | None = None):
         self.settings = settings
-        self.store = store or open_store(settings, Catalog.of(online_features()))
+        self.store = store or open_store(settings)
         self.trending: TrendingStore = open_trending(settings)
         self.scorer = Scorer(
             settings.models_dir,
@@ -83,7 +82,7 @@ def stream_for(settings: Settings, log: EventLog) -> Stream:
     group when ``kafka_bootstrap`` is set, else a reader of the collector's log."""
     if settings.kafka_bootstrap:
         return Stream(settings, KafkaSource(settings, max_events=settings.stream.max_batch_events))
-    store = open_store(settings, Catalog.of(online_features()))
+    store = open_store(settings)
     applied = store.positions().get(log_partition(log))
     return Stream(settings, _log_reader(settings, log, HOLD_NAME, applied), store)
 

@@ -45,14 +45,6 @@ WITH raw AS (
       PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
       ORDER BY us, message_id
     ) AS previous_us,
-    LEAD(us) OVER (
-      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
-      ORDER BY us, message_id
-    ) AS next_us,
-    LEAD(session_id) OVER (
-      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
-      ORDER BY us, message_id
-    ) AS next_session_id,
     ROW_NUMBER() OVER (
       PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
       ORDER BY us, message_id
@@ -82,11 +74,11 @@ WITH raw AS (
     session,
     CASE
       WHEN type = 'product_view'
-      AND COALESCE(
-        next_session_id,
-        CONCAT('~', CAST(visit + CASE WHEN next_us - us > 1800000000 THEN 1 ELSE 0 END AS TEXT))
-      ) = session
-      THEN CAST(next_us - us AS DOUBLE) / 1000000.0
+      THEN CAST(MIN(us) OVER (
+        PARTITION BY person, session
+        ORDER BY us
+        RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      ) - us AS DOUBLE) / 1000000.0
     END AS dwell_s
   FROM (
     SELECT
@@ -112,6 +104,14 @@ WITH raw AS (
     CAST(SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) AS BIGINT) AS add_to_carts,
     CAST(SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS BIGINT) AS purchases,
     CAST(SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END) AS DOUBLE) AS revenue,
+    CAST(SUM(CASE WHEN type IN ('page_view', 'product_view') THEN 1 ELSE 0 END) AS BIGINT) AS views,
+    CAST(CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END AS BIGINT) AS bounced,
+    CAST(CASE
+      WHEN SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) > 0
+      AND SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) = 0
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS abandoned,
     CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
     CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
     CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,
@@ -227,38 +227,14 @@ WITH raw AS (
 ), by_sessions AS (
   SELECT
     person,
-    SUM(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN 1 ELSE 0 END) AS sessions_30d,
-    SUM(
-      CASE
-        WHEN (
-          start_us >= 1765026000000000
-        ) AND add_to_carts > 0 AND purchases = 0
-        THEN 1
-        ELSE 0
-      END
-    ) AS abandoned_carts_30d,
-    AVG(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN duration_s END) AS mean_session_seconds_30d,
-    MEDIAN(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN duration_s END) AS median_session_seconds_30d,
-    AVG(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN max_scroll END) AS mean_scroll_depth_30d,
-    AVG(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN CAST(events = 1 AS DOUBLE) END) AS bounce_rate_30d,
-    AVG(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN page_views + product_views END) AS pages_per_session_30d,
-    SUM(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN dwell_s END) / NULLIF(SUM(CASE WHEN (
-      start_us >= 1765026000000000
-    ) THEN dwelled END), 0) AS mean_dwell_seconds_30d
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN 1 ELSE 0 END) AS sessions_30d,
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN abandoned ELSE 0 END) AS abandoned_carts_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS mean_session_seconds_30d,
+    MEDIAN(CASE WHEN start_us >= 1765026000000000 THEN duration_s END) AS median_session_seconds_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN max_scroll END) AS mean_scroll_depth_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN bounced END) AS bounce_rate_30d,
+    AVG(CASE WHEN start_us >= 1765026000000000 THEN views END) AS pages_per_session_30d,
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN dwell_s END) / NULLIF(SUM(CASE WHEN start_us >= 1765026000000000 THEN dwelled END), 0) AS mean_dwell_seconds_30d
   FROM sessions
   GROUP BY
     person

@@ -51,14 +51,6 @@ WITH raw AS (
       PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
       ORDER BY us NULLS LAST, message_id NULLS LAST
     ) AS previous_us,
-    LEAD(us) OVER (
-      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
-      ORDER BY us NULLS LAST, message_id NULLS LAST
-    ) AS next_us,
-    LEAD(session_id) OVER (
-      PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
-      ORDER BY us NULLS LAST, message_id NULLS LAST
-    ) AS next_session_id,
     ROW_NUMBER() OVER (
       PARTITION BY person, type IN ('email_open', 'email_click', 'identify')
       ORDER BY us NULLS LAST, message_id NULLS LAST
@@ -103,14 +95,11 @@ WITH raw AS (
     device,
     CASE
       WHEN type = 'product_view'
-      AND COALESCE(
-        next_session_id,
-        CONCAT(
-          '~',
-          COALESCE(CAST(visit + CASE WHEN next_us - us > 1800000000 THEN 1 ELSE 0 END AS STRING), '')
-        )
-      ) = session
-      THEN CAST(next_us - us AS DOUBLE) / 1000000.0
+      THEN CAST(MIN(us) OVER (
+        PARTITION BY person, session
+        ORDER BY us NULLS LAST
+        RANGE BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING
+      ) - us AS DOUBLE) / 1000000.0
     END AS dwell_s
   FROM (
     SELECT
@@ -136,6 +125,14 @@ WITH raw AS (
     CAST(SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) AS BIGINT) AS add_to_carts,
     CAST(SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) AS BIGINT) AS purchases,
     CAST(SUM(CASE WHEN type = 'purchase' THEN COALESCE(revenue, 0.0) ELSE 0.0 END) AS DOUBLE) AS revenue,
+    CAST(SUM(CASE WHEN type IN ('page_view', 'product_view') THEN 1 ELSE 0 END) AS BIGINT) AS views,
+    CAST(CASE WHEN COUNT(*) = 1 THEN 1 ELSE 0 END AS BIGINT) AS bounced,
+    CAST(CASE
+      WHEN SUM(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END) > 0
+      AND SUM(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END) = 0
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS abandoned,
     CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
     CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
     CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,

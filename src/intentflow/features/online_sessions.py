@@ -1,0 +1,306 @@
+"""A person's sessions, online: the sessions table of :mod:`intentflow.features.query`, kept per
+event, for the catalog's session features (``sessions_30d``, ``mean_dwell_seconds_30d``...).
+
+Sessions are cut as the batch query cuts them: an on-site event belongs to its tracker's
+session id, or, without one, to the visit it is part of (a new visit starts after
+``gap_s`` without on-site events, as the batch features are configured); emails and identify
+calls belong to none. A product view dwells until the next later event of its session.
+
+Each session is summed up in a few numbers (start, end, events, views, whether it had an
+add-to-cart, a purchase, the deepest scroll, the dwell), which is all its columns need. The
+latest on-site events stay whole for ``slack_s`` (the stream's lateness): they may still be
+reordered by a late
+event, so they are summed up only once the person's events have moved past them (or when more
+than :data:`~intentflow.features.kinds.HELD_MAX` wait), in time order, and a read adds them on a
+copy. An event earlier than the last one summed up (later than any lateness the stream allows,
+see :class:`~intentflow.config.StreamSettings`) is left out of the sessions. A person keeps at
+most ``HELD_MAX`` sessions.
+
+>>> from intentflow.features.kinds import DAYS_30, SessionAggregate
+>>> count = SessionAggregate(name="s", description="", window=DAYS_30, how="count")
+>>> dwell = SessionAggregate(name="d", description="", window=DAYS_30, how="per",
+...                          column="dwell_s", per="dwelled")
+>>> sessions = Sessions([count, dwell])
+>>> for minute, kind in ((0, "product_view"), (2, "page_view"), (50, "product_view")):
+...     sessions.update(minute * 60 * MICROS, {"type": kind})
+>>> sessions.values(51 * 60 * MICROS)  # two visits; the first view dwelled 2 minutes
+{'s': 2, 'd': 120.0}
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
+
+from intentflow.features.kinds import HELD_MAX, MICROS, SESSION_GAP_S, SessionAggregate, Window
+
+SLACK_S: Final = 60.0
+"""How long the latest events stay whole, open to late events placed among them, by default:
+the stream's default lateness."""
+
+OTHER, PAGE_VIEW, PRODUCT_VIEW, CART, PURCHASE = range(5)
+_CODES: Final = {
+    "page_view": PAGE_VIEW,
+    "product_view": PRODUCT_VIEW,
+    "add_to_cart": CART,
+    "purchase": PURCHASE,
+}
+
+# a session's summary, a list: [key, start, end, events, views, flags, max scroll, dwell, dwelled,
+# the time of its latest product views while no later event followed them, and how many]
+KEY, START, END, EVENTS, VIEWS, FLAGS, SCROLL, DWELL, DWELLED, VIEWED, VIEWS_THEN = range(11)
+CARTED, BOUGHT = 1, 2
+
+Summary = list[Any]
+Held = tuple[int, int, int | None, int | float | None]
+"""An on-site event kept whole: time, type code, session id's number (None: no id), scroll."""
+
+COLUMNS: Final[dict[str, Callable[[Summary], float | int | None]]] = {
+    "duration_s": lambda s: (s[END] - s[START]) / MICROS,
+    "events": lambda s: s[EVENTS],
+    "views": lambda s: s[VIEWS],
+    "bounced": lambda s: int(s[EVENTS] == 1),
+    "abandoned": lambda s: int(s[FLAGS] == CARTED),
+    "max_scroll": lambda s: s[SCROLL],
+    "dwell_s": lambda s: s[DWELL] / MICROS if s[DWELLED] else None,
+    "dwelled": lambda s: s[DWELLED],
+}
+"""The columns of the sessions table that session features read, from a session's summary."""
+
+
+def is_online(feature: SessionAggregate) -> bool:
+    """Whether the columns ``feature`` reads are kept online."""
+    return all(c is None or c in COLUMNS for c in (feature.column, feature.per))
+
+
+def session_number(session_id: str) -> int:
+    """A tracker's session id as a 32-bit number (ids are long; a state holds many)."""
+    return int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=4).digest(), "big")
+
+
+class Sessions:
+    """One person's sessions and the session features of a catalog (see the module's doc)."""
+
+    def __init__(
+        self,
+        features: Sequence[SessionAggregate],
+        gap_s: int = SESSION_GAP_S,
+        slack_s: float = SLACK_S,
+    ):
+        self.features = list(features)
+        self.gap_us = gap_s * MICROS
+        self.slack_us = int(slack_s * MICROS)
+        windows = [f.window for f in self.features]
+        self.longest: Window | None = (
+            None if None in windows else max(windows, key=lambda w: w.seconds + w.offset_seconds)  # type: ignore[union-attr]
+        )
+        self.held: list[Held] = []
+        """The latest on-site events, in time order, not summed up yet."""
+        self.sessions: dict[int, Summary] = {}
+        """The summed-up sessions by key (a session id's number, or minus the visit's number), in
+        the order they started."""
+        self.last: int | None = None
+        """The time of the last event summed up."""
+        self.visit = 0
+        self.current: int | None = None
+        """The session of the last event summed up."""
+
+    def update(self, us: int, event: Mapping[str, Any]) -> None:
+        """Take in one on-site event at ``us``."""
+        if self.last is not None and us < self.last:
+            return  # behind the events summed up: later than the stream's lateness
+        session_id = event.get("session_id")
+        depth = event.get("depth_percent")
+        if isinstance(depth, float) and depth.is_integer():
+            depth = int(depth)  # fewer bytes stored
+        held: Held = (
+            us,
+            _CODES.get(event["type"], OTHER),
+            None if session_id is None else session_number(session_id),
+            depth,
+        )
+        if not self.held or us >= self.held[-1][0]:
+            self.held.append(held)
+        else:
+            self.held.insert(bisect.bisect_right(self.held, us, key=_time), held)
+        newest = self.held[-1][0] - self.slack_us
+        done = max(0, len(self.held) - HELD_MAX)
+        while done < len(self.held) and self.held[done][0] < newest:
+            done += 1
+        if done:
+            cursor = (self.last, self.visit, self.current)
+            self.last, self.visit, self.current = _sum_up(
+                self.sessions, self.held[:done], cursor, self.gap_us
+            )
+            del self.held[:done]
+            while len(self.sessions) > HELD_MAX:
+                del self.sessions[next(iter(self.sessions))]
+
+    def summaries(self, cutoff_us: int) -> list[Summary]:
+        """Every session held at ``cutoff_us`` (the events held whole added to copies)."""
+        if self.longest is not None:
+            self._forget(self.longest.bounds(cutoff_us)[0])
+        if not self.held:
+            return list(self.sessions.values())
+        touched: dict[int, Summary] = {}
+        view = _CopyOnWrite(self.sessions, touched)
+        held = [e for e in self.held if e[0] < cutoff_us]
+        _sum_up(view, held, (self.last, self.visit, self.current), self.gap_us)
+        return [touched.get(k, s) for k, s in self.sessions.items()] + [
+            s for k, s in touched.items() if k not in self.sessions
+        ]
+
+    def _forget(self, start_us: int) -> None:
+        """Drop the sessions that started before ``start_us``, but the latest (it may go on)."""
+        for key in list(self.sessions):
+            if self.sessions[key][START] >= start_us:
+                break
+            if key != self.current:
+                del self.sessions[key]
+
+    def value(self, cutoff_us: int) -> int:
+        """How many sessions are held at ``cutoff_us``."""
+        return len(self.summaries(cutoff_us))
+
+    def values(self, cutoff_us: int) -> dict[str, float | int | None]:
+        """Each session feature at ``cutoff_us``."""
+        sessions = self.summaries(cutoff_us)
+        out: dict[str, float | int | None] = {}
+        for feature in self.features:
+            begin = feature.window.bounds(cutoff_us)[0] if feature.window else None
+            inside = [s for s in sessions if begin is None or s[START] >= begin]
+            out[feature.name] = _aggregate(feature, inside)
+        return out
+
+    def dump(self) -> list[Any]:
+        base = self.last or 0
+        out: list[Any] = [self.visit, self.last, self.current, len(self.sessions)]
+        for s in self.sessions.values():
+            # a visit that is over takes no more events: its views will not dwell
+            over = s[KEY] < 0 and s[KEY] != -self.visit
+            viewed = None if s[VIEWED] is None or over else base - s[VIEWED]
+            out += [s[KEY], base - s[START], s[END] - s[START], *s[EVENTS:VIEWED], viewed]
+            out.append(s[VIEWS_THEN])
+        # each event held: its time from the one before, then one number for its type, whether
+        # it has a scroll depth and whether its session id is new (the id follows) or the one
+        # before's, then the depth and the id where they are
+        at, before = base, None
+        for us, code, number, depth in self.held:
+            same = number is not None and number == before
+            head = code * 8 + (depth is not None) * 4 + (number is not None) * 2 + same
+            out += [us - at, head]
+            if depth is not None:
+                out.append(depth)
+            if number is not None and not same:
+                out.append(number)
+            at, before = us, number
+        return out
+
+    def load(self, data: list[Any]) -> None:
+        self.visit, self.last, self.current = data[0], data[1], data[2]
+        base = self.last or 0
+        at = 4
+        for _ in range(data[3]):
+            key, start, length = data[at], base - data[at + 1], data[at + 2]
+            viewed = None if data[at + 9] is None else base - data[at + 9]
+            summary = [key, start, start + length, *data[at + 3 : at + 9], viewed, data[at + 10]]
+            self.sessions[key] = summary
+            at += 11
+        us, number = base, None
+        while at < len(data):
+            us, head = us + data[at], data[at + 1]
+            at += 2
+            depth = None
+            if head & 4:
+                depth, at = data[at], at + 1
+            if not head & 2:
+                number = None
+            elif not head & 1:
+                number, at = data[at], at + 1
+            self.held.append((us, head // 8, number, depth))
+
+
+def _time(held: Held) -> int:
+    return held[0]
+
+
+class _CopyOnWrite(dict[int, Summary]):
+    """The summaries, with those a read changes copied into ``touched``."""
+
+    def __init__(self, sessions: dict[int, Summary], touched: dict[int, Summary]):
+        super().__init__()
+        self.sessions, self.touched = sessions, touched
+
+    def get(self, key: int, default: Any = None) -> Any:
+        if key in self.touched:
+            return self.touched[key]
+        held = self.sessions.get(key)
+        if held is None:
+            return default
+        self.touched[key] = list(held)
+        return self.touched[key]
+
+    def __setitem__(self, key: int, value: Summary) -> None:
+        self.touched[key] = value
+
+
+Cursor = tuple[int | None, int, int | None]
+
+
+def _sum_up(
+    sessions: dict[int, Summary], events: Sequence[Held], cursor: Cursor, gap: int
+) -> Cursor:
+    """Add ``events`` (in time order, after the cursor's) to the sessions; the cursor is the
+    last event's time, the visit number and the last event's session, before and after."""
+    last, visit, current = cursor
+    for us, code, number, depth in events:
+        if last is None or us - last > gap:
+            visit += 1
+        key = -visit if number is None else number
+        summary = sessions.get(key)
+        if summary is None:
+            summary = [key, us, us, 0, 0, 0, None, 0, 0, None, 0]
+            sessions[key] = summary
+        viewed = summary[VIEWED]
+        if viewed is not None and us > viewed:  # the views before it dwelled until now
+            summary[DWELL] += (us - viewed) * summary[VIEWS_THEN]
+            summary[DWELLED] += summary[VIEWS_THEN]
+            summary[VIEWED], summary[VIEWS_THEN] = None, 0
+        summary[END] = us
+        summary[EVENTS] += 1
+        if code in (PAGE_VIEW, PRODUCT_VIEW):
+            summary[VIEWS] += 1
+        elif code == CART:
+            summary[FLAGS] |= CARTED
+        elif code == PURCHASE:
+            summary[FLAGS] |= BOUGHT
+        if depth is not None and (summary[SCROLL] is None or depth > summary[SCROLL]):
+            summary[SCROLL] = depth
+        if code == PRODUCT_VIEW:
+            if summary[VIEWED] != us:
+                summary[VIEWED], summary[VIEWS_THEN] = us, 0
+            summary[VIEWS_THEN] += 1
+        last, current = us, key
+    return last, visit, current
+
+
+def _aggregate(feature: SessionAggregate, sessions: list[Summary]) -> float | int | None:
+    if feature.how == "count":
+        return len(sessions)
+    if not sessions:
+        return 0 if feature.how == "sum" else None
+    assert feature.column is not None
+    column = COLUMNS[feature.column]
+    values = [v for v in map(column, sessions) if v is not None]
+    if feature.how == "sum":
+        return sum(values)
+    if feature.how == "per":
+        assert feature.per is not None
+        per = sum(v for v in map(COLUMNS[feature.per], sessions) if v is not None)
+        return sum(values) / per if per and values else None
+    if not values:
+        return None
+    return statistics.fmean(values) if feature.how == "mean" else statistics.median(values)
