@@ -272,7 +272,7 @@ def _live(
             for person, score in list(scorer.crossings)[len(scorer.crossings) - fresh :]:
                 if shown < 12:
                     console.print(f"[bold]{person}[/] crossed into high intent: {score.score:.2f}")
-                    for reason in score.reasons[:3]:
+                    for reason in score.words()[:3]:
                         console.print(f"    {reason}")
                 shown += 1
             seen = scorer.crossed

@@ -191,3 +191,25 @@ def test_redis_keeps_the_states_of_another_catalog_apart(redis_url: str) -> None
     assert set(old.get_many(["ada"])) == {"ada"}
     old.close()
     new.close()
+
+
+def test_an_intent_score_comes_back_as_it_was_put(store: StateStore) -> None:
+    from intentflow.features.online import IntentScore
+    from intentflow.models.intent.reasons import Reason
+
+    person = OnlinePerson(CATALOG)
+    _events(person, DAY, 5)
+    reasons = [
+        Reason("add_to_carts_1h", 2.0, 1.23456),
+        Reason("days_since_last_visit", 0.123456789, -0.5),
+        Reason("top_category_1", "shoes", 0.4),  # batch-only: missing online, by name
+        Reason("not_a_catalog_feature", "mobile", 0.019, "a description the catalog lacks"),
+    ]
+    person.intent = IntentScore.of(0.123456789, True, reasons, 7 * DAY, "20261127T060000-abc123")
+    store.put_many({"ada": person})
+    back = store.get_many(["ada"])["ada"].intent
+    assert back == person.intent
+    assert back is not None and back.score == 0.123457
+    assert back.words()[0] == "add to cart events in 1h: 2, raises the intent (+1.23 log-odds)"
+    assert back.words()[2].startswith("category of the person's top-1 category in 30d: shoes")
+    assert back.words()[3].startswith("not a catalog feature: mobile, raises")

@@ -59,6 +59,7 @@ from intentflow.features.kinds import (
     Window,
 )
 from intentflow.features.online_sessions import SLACK_S, Sessions, is_online
+from intentflow.models.intent.reasons import Reason
 
 Value = int | float | None
 
@@ -260,7 +261,9 @@ class ExactCounts:
     oldest first, and for each window where it begins among them and its totals per type.
 
     Reads move forward in time: a window's start never goes back, and an event that arrives
-    late, before a window's last start, is placed in the queue and left out of that window."""
+    late, before a window's last start, is placed in the queue and left out of that window.
+    Events that come in order are only appended; the next read adds them to the totals (a read
+    is far rarer than an event)."""
 
     def __init__(self, windows: Sequence[Window]):
         self.windows = sorted(windows, key=lambda w: -w.seconds)
@@ -269,23 +272,40 @@ class ExactCounts:
         """Where each window begins in ``events`` (the longest first, so ``first[0]`` is least)."""
         self.starts: list[int | None] = [None] * len(self.windows)
         self.totals: list[dict[str, int]] = [{} for _ in self.windows]
+        self.seen = 0
+        """The events before this place are in the totals; those after it are not yet."""
 
     def update(self, us: int, kind: Any) -> None:
-        kind = str(kind)
         events = self.events
         if not events or us >= events[-1][0]:
             events.append((us, kind))
         else:
             at = bisect.bisect_right(events, us, lo=self.first[0], key=_time)
             events.insert(at, (us, kind))
-        for i, start in enumerate(self.starts):
-            if start is not None and us < start:  # before the window: it lands at its edge
-                self.first[i] += 1
-            else:
-                totals = self.totals[i]
-                totals[kind] = totals.get(kind, 0) + 1
+            if at < self.seen:  # among the events counted: count it now
+                self.seen += 1
+                for i, start in enumerate(self.starts):
+                    if start is not None and us < start:  # before the window: at its edge
+                        self.first[i] += 1
+                    else:
+                        totals = self.totals[i]
+                        totals[kind] = totals.get(kind, 0) + 1
         if len(events) - self.first[0] > HELD_MAX:
+            self._count_new()
             self._drop_oldest()
+
+    def _count_new(self) -> None:
+        """Add the events appended since the last read to every window's totals (a window they
+        are before drops them again as it slides)."""
+        if self.seen == len(self.events):
+            return
+        new: dict[str, int] = {}
+        for _, kind in self.events[self.seen :]:
+            new[kind] = new.get(kind, 0) + 1
+        for totals in self.totals:
+            for kind, n in new.items():
+                totals[kind] = totals.get(kind, 0) + n
+        self.seen = len(self.events)
 
     def _drop_oldest(self) -> None:
         oldest = self.first[0]
@@ -301,9 +321,11 @@ class ExactCounts:
         if gone > 32 and 2 * gone > len(self.events):
             del self.events[:gone]
             self.first = [f - gone for f in self.first]
+            self.seen -= gone
 
     def counts(self, cutoff_us: int) -> dict[str, dict[str, int]]:
         """Per window (by name), the events per type in it at ``cutoff_us``."""
+        self._count_new()
         events = self.events
         out = {}
         for i, window in enumerate(self.windows):
@@ -335,6 +357,7 @@ class ExactCounts:
         half = (len(data) - at) // 2
         times = _sums(data[at : at + half])
         self.events = list(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
+        self.seen = len(self.events)
         self.first = [0] * len(self.windows)
         self.starts = [None] * len(self.windows)
         totals: dict[str, int] = {}
@@ -369,7 +392,8 @@ class WindowCounts:
     with a count per type and time bucket, the buckets of the window that reaches furthest back,
     oldest first. Windows that end at the cutoff keep running totals; a window that ends earlier
     (the week before last) sums its buckets when read. Reads move forward in time, as for
-    :class:`ExactCounts`."""
+    :class:`ExactCounts`, and events inside every window are added to the totals at the next
+    read."""
 
     def __init__(self, windows: Sequence[Window]):
         self.windows = sorted(windows, key=lambda w: -(w.seconds + w.offset_seconds))
@@ -382,9 +406,12 @@ class WindowCounts:
         """Each window's first bucket at its last read."""
         self.totals: list[dict[str, int]] = [{} for _ in self.windows]
         """Per window ending at the cutoff, its events per type."""
+        self.new: dict[str, int] = {}
+        """Events per type since the last read, inside every window: not in the totals yet."""
+        self.edge: int | None = None
+        """The latest start of a window at the last read."""
 
     def update(self, us: int, kind: Any) -> None:
-        kind = str(kind)
         key = us // self.bucket
         counts = self.buckets.get(key)
         if counts is None:
@@ -397,7 +424,10 @@ class WindowCounts:
                 if start is not None and key < start:  # at the window's edge, outside it
                     self.first[i] += 1
         counts[kind] = counts.get(kind, 0) + 1
-        for i, window in enumerate(self.windows):
+        if self.edge is None or key >= self.edge:
+            self.new[kind] = self.new.get(kind, 0) + 1
+            return
+        for i, window in enumerate(self.windows):  # late, before some window: count it now
             start = self.starts[i]
             if not window.offset_seconds and (start is None or key >= start):
                 totals = self.totals[i]
@@ -406,6 +436,13 @@ class WindowCounts:
     def counts(self, cutoff_us: int) -> dict[str, dict[str, int]]:
         """Per window (by name), the events per type in it at ``cutoff_us``."""
         keys, buckets, out = self.keys, self.buckets, {}
+        if self.new:
+            for i, window in enumerate(self.windows):
+                if not window.offset_seconds:
+                    totals = self.totals[i]
+                    for kind, n in self.new.items():
+                        totals[kind] = totals.get(kind, 0) + n
+            self.new = {}
         for i, window in enumerate(self.windows):
             begin, end = window.bounds(cutoff_us)
             start = begin // self.bucket
@@ -429,6 +466,7 @@ class WindowCounts:
                     at += 1
                 out[window.name] = totals
             self.first[i] = at
+        self.edge = max(s for s in self.starts if s is not None)
         gone = min(self.first)
         if gone:
             for key in keys[:gone]:
@@ -464,6 +502,7 @@ class WindowCounts:
         self.first = [0] * len(self.windows)
         self.starts = [None] * len(self.windows)
         self.totals = [{} if window.offset_seconds else dict(totals) for window in self.windows]
+        self.new, self.edge = {}, None
 
 
 class Moment:
@@ -581,7 +620,10 @@ class Catalog:
         self.slack_s = slack_s
         """How late an event may come and still take its place in the sessions (at least the
         stream's ``lateness_s``)."""
-        self.derived = [f for f in self.features if isinstance(f, Ratio | Trend)]
+        self.ratios = [
+            (f.name, f.numerator, f.denominator) for f in self.features if isinstance(f, Ratio)
+        ]
+        self.trends = [(f.name, f.recent, f.before) for f in self.features if isinstance(f, Trend)]
         self.sessions = [f for f in self.features if isinstance(f, SessionAggregate)]
         """The session features, which read one :class:`Sessions` state."""
         aggregates = [
@@ -604,6 +646,8 @@ class Catalog:
                 if f.window not in held:
                     held.append(f.window)
                 self.counted[f.name] = (key, f.window.name, f.types)
+        self.sums = [(name, window, types) for name, (_, window, types) in self.counted.items()]
+        """The grouped counts as :meth:`OnlinePerson.values` reads them."""
         keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
         if self.sessions:
             keys.append(SESSIONS)
@@ -657,37 +701,97 @@ class Catalog:
         stored under one version is read only by a catalog of the same version."""
         head = f"states {STORED_FORMAT}, gap {self.gap_s}"
         text = "\n".join([head, *(f.definition() for f in self.features)])
-        return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
+        return hashlib.blake2b(text.encode(), digest_size=3).hexdigest()
+
+    @cached_property
+    def numbers(self) -> dict[str, int]:
+        """Each feature's number (its place in :attr:`features`), which stands for its name in
+        stored reasons."""
+        return {f.name: i for i, f in enumerate(self.features)}
 
     @cached_property
     def by_name(self) -> dict[str, int]:
         return {f.name: i for i, f in enumerate(self.aggregates)}
 
 
+DESCRIPTIONS: Final = {f.name: f.description for f in FEATURES}
+"""The words of each catalog feature in reasons."""
+
+SCORE_DIGITS: Final = 6
+"""The decimals a score keeps (it is stored as an integer, in fewer bytes than a float)."""
+CONTRIBUTION_DIGITS: Final = 2
+"""The decimals a reason's contribution keeps (as many as its words show)."""
+
+
 @dataclass(frozen=True)
 class IntentScore:
     """A person's latest intent score: the calibrated probability, the class by the model's
-    threshold, the top reasons in words, when it was scored (epoch microseconds, by the clock of
-    the processor) and by which model."""
+    threshold, the top reasons, when it was scored (epoch microseconds, by the clock of the
+    processor) and by which model. It is stored in a few bytes: the score and the contributions
+    as integers (:data:`SCORE_DIGITS`, :data:`CONTRIBUTION_DIGITS`), each reason's feature by
+    its number in the catalog, and its words made again when read."""
 
     score: float
     high_intent: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     scored_at_us: int
     model_version: str
 
-    def dump(self) -> list[Any]:
-        return [
-            self.score,
+    @classmethod
+    def of(
+        cls,
+        score: float,
+        high_intent: bool,
+        reasons: Iterable[Reason],
+        scored_at_us: int,
+        model_version: str,
+    ) -> IntentScore:
+        """A score rounded as it is stored, its reasons described by the catalog, so that every
+        backend gives back the same one."""
+        kept = tuple(
+            Reason(
+                r.feature,
+                r.value,
+                round(r.contribution, CONTRIBUTION_DIGITS),
+                DESCRIPTIONS.get(r.feature, ""),
+            )
+            for r in reasons
+        )
+        return cls(round(score, SCORE_DIGITS), high_intent, kept, scored_at_us, model_version)
+
+    def words(self) -> list[str]:
+        """The reasons in plain words."""
+        return [reason.words() for reason in self.reasons]
+
+    def dump(self, catalog: Catalog) -> list[Any]:
+        out = [
+            round(self.score * 10**SCORE_DIGITS),
             self.high_intent,
-            list(self.reasons),
             self.scored_at_us,
             self.model_version,
         ]
+        for r in self.reasons:
+            value = r.value
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            number = catalog.numbers.get(r.feature)
+            out += [r.feature if number is None else number, value]
+            out.append(round(r.contribution * 10**CONTRIBUTION_DIGITS))
+        return out
 
     @classmethod
-    def load(cls, data: list[Any]) -> IntentScore:
-        return cls(data[0], bool(data[1]), tuple(data[2]), int(data[3]), str(data[4]))
+    def load(cls, catalog: Catalog, data: list[Any]) -> IntentScore:
+        reasons = []
+        for at in range(4, len(data), 3):
+            feature = data[at]
+            if isinstance(feature, int):
+                feature = catalog.features[feature].name
+            contribution = data[at + 2] / 10**CONTRIBUTION_DIGITS
+            reasons.append(
+                Reason(feature, data[at + 1], contribution, DESCRIPTIONS.get(feature, ""))
+            )
+        score = data[0] / 10**SCORE_DIGITS
+        return cls(score, bool(data[1]), tuple(reasons), int(data[2]), str(data[3]))
 
 
 INTENT = -1
@@ -736,7 +840,7 @@ class OnlinePerson:
             data = state.dump()
             out += [self.catalog.index[name], len(data), *data]
         if self.intent is not None:
-            data = self.intent.dump()
+            data = self.intent.dump(self.catalog)
             out += [INTENT, len(data), *data]
         return out
 
@@ -749,7 +853,7 @@ class OnlinePerson:
             number, size = data[at], data[at + 1]
             part = data[at + 2 : at + 2 + size]
             if number == INTENT:
-                person.intent = IntentScore.load(part)
+                person.intent = IntentScore.load(catalog, part)
             else:
                 key = catalog.keys[number]
                 state = person.states[key] = catalog.state(key)
@@ -769,18 +873,20 @@ class OnlinePerson:
                 out.update(state.values(cutoff_us))
             else:
                 out[key] = state.value(cutoff_us)
-        for name, (_, window, types) in catalog.counted.items():
+        for name, window, types in catalog.sums:
             held = counts.get(window)
             if held:
-                out[name] = sum(held.get(t, 0) for t in types) if types else sum(held.values())
-        for feature in self.catalog.derived:
-            if isinstance(feature, Ratio):
-                top, bottom = out[feature.numerator], out[feature.denominator]
-                out[feature.name] = None if not bottom or top is None else top / bottom
-            elif isinstance(feature, Trend):
-                recent, before = out[feature.recent] or 0, out[feature.before] or 0
-                both = recent + before
-                out[feature.name] = (recent - before) / both if both else None
+                if len(types) == 1:
+                    out[name] = held.get(types[0], 0)
+                else:
+                    out[name] = sum([held.get(t, 0) for t in types] if types else held.values())
+        for name, numerator, denominator in catalog.ratios:
+            top, bottom = out[numerator], out[denominator]
+            out[name] = None if not bottom or top is None else top / bottom
+        for name, recent_name, before_name in catalog.trends:
+            recent, before = out[recent_name] or 0, out[before_name] or 0
+            both = recent + before
+            out[name] = (recent - before) / both if both else None
         return out
 
 

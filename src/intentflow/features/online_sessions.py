@@ -30,6 +30,7 @@ most ``HELD_MAX`` sessions.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -76,6 +77,7 @@ def is_online(feature: SessionAggregate) -> bool:
     return all(c is None or c in COLUMNS for c in (feature.column, feature.per))
 
 
+@functools.lru_cache(maxsize=4096)
 def session_number(session_id: str) -> int:
     """A tracker's session id as a 32-bit number (ids are long; a state holds many)."""
     return int.from_bytes(hashlib.blake2b(session_id.encode(), digest_size=4).digest(), "big")
@@ -169,10 +171,14 @@ class Sessions:
         """Each session feature at ``cutoff_us``."""
         sessions = self.summaries(cutoff_us)
         out: dict[str, float | int | None] = {}
+        inside: dict[str | None, list[Summary]] = {}  # the features share their windows
         for feature in self.features:
-            begin = feature.window.bounds(cutoff_us)[0] if feature.window else None
-            inside = [s for s in sessions if begin is None or s[START] >= begin]
-            out[feature.name] = _aggregate(feature, inside)
+            window = feature.window
+            name = window.name if window else None
+            if name not in inside:
+                begin = window.bounds(cutoff_us)[0] if window else None
+                inside[name] = [s for s in sessions if begin is None or s[START] >= begin]
+            out[feature.name] = _aggregate(feature, inside[name])
         return out
 
     def dump(self) -> list[Any]:

@@ -68,7 +68,7 @@ def intent(user_id: str, request: Request) -> dict[str, Any]:
         "user_id": user_id,
         "score": score.score,
         "class": "high_intent" if score.high_intent else "casual",
-        "reasons": list(score.reasons),
+        "reasons": score.words(),
         "scored_at": datetime.fromtimestamp(score.scored_at_us / MICROS, UTC),
         "model_version": score.model_version,
     }

@@ -86,14 +86,21 @@ class MemoryTrending(TrendingStore):
         self.latest_us: int | None = None
 
     def add(self, hits: Sequence[Hit]) -> None:
-        for h in hits:
-            self.latest_us = h.us if self.latest_us is None else max(self.latest_us, h.us)
-            for name, window in self.windows.items():
-                counters = self.buckets[name].setdefault(window.bucket(h.us), {})
-                counters.setdefault(CATEGORIES, defaultdict(float))[h.category or ""] += h.weight
-                counters.setdefault(None, defaultdict(float))[h.item] += h.weight
+        if not hits:
+            return
+        latest = max(h.us for h in hits)
+        self.latest_us = latest if self.latest_us is None else max(self.latest_us, latest)
+        for name, window in self.windows.items():
+            buckets = self.buckets[name]
+            for h in hits:
+                bucket = window.bucket(h.us)
+                counters = buckets.get(bucket)
+                if counters is None:
+                    counters = buckets[bucket] = {}
+                _bump(counters, CATEGORIES, h.category or "", h.weight)
+                _bump(counters, None, h.item, h.weight)
                 if h.category is not None:
-                    counters.setdefault(h.category, defaultdict(float))[h.item] += h.weight
+                    _bump(counters, h.category, h.item, h.weight)
         if self.latest_us is not None:
             for name, window in self.windows.items():
                 first = window.first_bucket(self.latest_us)
@@ -124,3 +131,12 @@ class MemoryTrending(TrendingStore):
 
 CATEGORIES = "\0categories"
 """The counter of categories in a bucket (no category has this name)."""
+
+
+def _bump(
+    counters: dict[str | None, defaultdict[str, float]], key: str | None, member: str, by: float
+) -> None:
+    scores = counters.get(key)
+    if scores is None:
+        scores = counters[key] = defaultdict(float)
+    scores[member] += by

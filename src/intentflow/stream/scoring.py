@@ -105,12 +105,8 @@ class Scorer:
             return 0
         for (name, person), result in zip(due, results, strict=True):
             before = person.intent
-            person.intent = IntentScore(
-                score=result.probability,
-                high_intent=result.high_intent,
-                reasons=tuple(r.words() for r in result.reasons),
-                scored_at_us=now_us,
-                model_version=model.version,
+            person.intent = IntentScore.of(
+                result.probability, result.high_intent, result.reasons, now_us, model.version
             )
             if result.high_intent and (before is None or not before.high_intent):
                 self.crossings.append((name, person.intent))

@@ -64,7 +64,7 @@ def test_scores_follow_events_at_most_every_two_seconds(models: tuple[Path, str,
     assert high is not None and low is not None
     assert high.model_version == first and high.score > low.score
     assert high.scored_at_us == 1_000 * MICROS
-    assert any("add to cart" in reason for reason in high.reasons)
+    assert any("add to cart" in reason for reason in high.words())
     # a burst within two seconds is not scored again; after them it is
     now[0] += 1
     more = _events("carter", ["add_to_cart"], start + 60 * MICROS, 200)

@@ -26,6 +26,7 @@ import pandas as pd
 from intentflow.models.intent import KIND
 from intentflow.models.intent.boosting import LEARNERS, TunedBoosting, sigmoid
 from intentflow.models.intent.calibrate import Calibrator, Threshold
+from intentflow.models.intent.reasons import Reason
 from intentflow.models.intent.schema import FeatureMismatchError, Schema
 from intentflow.models.registry import META, version_folder
 
@@ -36,37 +37,6 @@ NEGLIGIBLE = 0.005
 
 class FeatureVersionError(FeatureMismatchError):
     """A model trained on another version of the features than the ones offered."""
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One feature's part in a score: its value and its SHAP contribution (log-odds)."""
-
-    feature: str
-    value: float | str | None
-    contribution: float
-    description: str = ""
-
-    def words(self) -> str:
-        """The reason in plain words."""
-        what = self.description or self.feature.replace("_", " ")
-        value = "missing" if self.value is None else _number(self.value)
-        direction = "raises" if self.contribution > 0 else "lowers"
-        return f"{what}: {value}, {direction} the intent ({self.contribution:+.2f} log-odds)"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "feature": self.feature,
-            "value": self.value,
-            "contribution": round(self.contribution, 4),
-            "text": self.words(),
-        }
-
-
-def _number(value: float | str) -> str:
-    if isinstance(value, str):
-        return value
-    return f"{value:g}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def ranked_importance(columns: tuple[str, ...], shap: np.ndarray) -> list[tuple[str, float]]:
