@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import os
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -245,13 +246,41 @@ class DistinctValues:
         return len(self.latest)
 
     def dump(self) -> list[Any]:
-        return [*_deltas(list(self.latest.values())), *self.latest]
+        return [*_pack(list(self.latest)), *_deltas(list(self.latest.values()))]
 
     def load(self, data: list[Any]) -> None:
-        half = len(data) // 2
-        times = _sums(data[:half])
-        self.latest = OrderedDict(zip(data[half:], times, strict=True))
+        values, at = _unpack(data)
+        times = _sums(data[at:])
+        self.latest = OrderedDict(zip(values, times, strict=True))
         self.unordered = any(a > b for a, b in itertools.pairwise(times))
+
+
+def _pack(values: list[Any]) -> list[Any]:
+    """Values in fewer bytes: strings that share a beginning (``sku-00``) as that beginning once
+    and the rest of each, the rest as a number where every rest is a plain decimal number.
+    Returns ``[how many, beginning (None: the values as they are), numbers?, *rests]``.
+
+    >>> _pack(["sku-001203", "sku-005881"])
+    [2, 'sku-00', True, 1203, 5881]
+    >>> _unpack(_pack(["sku-001203", "sku-005881"]) + [7])
+    (['sku-001203', 'sku-005881'], 5)
+    """
+    if not values or not all(isinstance(v, str) for v in values):
+        return [len(values), None, False, *values]
+    beginning = os.path.commonprefix(values)  # noqa: RUF071 (characters, not path parts)
+    rests = [v[len(beginning) :] for v in values]
+    if all(r.isascii() and r.isdigit() and (r == "0" or r[0] != "0") for r in rests):
+        return [len(values), beginning, True, *map(int, rests)]
+    return [len(values), beginning, False, *rests]
+
+
+def _unpack(data: list[Any]) -> tuple[list[Any], int]:
+    """The values :func:`_pack` packed at the head of ``data``, and where the rest begins."""
+    count, beginning, numbers = data[0], data[1], data[2]
+    packed = data[3 : 3 + count]
+    if beginning is None:
+        return packed, 3 + count
+    return [beginning + (str(r) if numbers else r) for r in packed], 3 + count
 
 
 class ExactCounts:
@@ -592,7 +621,7 @@ TYPE_NAMES: Final = (
 Redis outlive a deployment. A type not listed is stored by its name."""
 TYPE_CODES: Final = {name: i for i, name in enumerate(TYPE_NAMES)}
 
-STORED_FORMAT: Final = 1
+STORED_FORMAT: Final = 2
 """The version of the states' encoding; a change to any ``dump`` moves it."""
 
 GROUP = "#"
