@@ -95,5 +95,6 @@ def freshness(
         "rate": round((total - 1) / sent_s),
         "p50_ms": status["freshness_ms"]["p50"],
         "p99_ms": status["freshness_ms"]["p99"],
+        "histogram": status["freshness_ms"]["histogram"],
         "scored": status["scored"],
     }

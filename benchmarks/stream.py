@@ -27,7 +27,8 @@ acceptance to its person's state written. Once through the log (the embedded def
 through Kafka (a Tansu broker: the collector's forwarder, the topic, the server's consumer-group
 member). Goals: p99 at most 1 s in-process, 2 s through Kafka.
 
-Writes ``bench-results/stream.json``; the last line printed is the JSON result.
+Writes ``bench-results/stream.json`` and the freshness histograms of both transports,
+``bench-results/stream_freshness.png``; the last line printed is the JSON result.
 Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000), ``--rate`` (2,000),
 ``--seconds`` (15).
 """
@@ -35,6 +36,7 @@ Options: ``--users`` (20,000), ``--days`` (1), ``--batch`` (1,000), ``--rate`` (
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import time
@@ -45,7 +47,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import redis
-from _common import log, report
+from _common import RESULTS, log, report
 from _freshness import freshness
 
 from intentflow.events import event_from_dict, lake_line
@@ -139,6 +141,33 @@ def _redis_run(
     return rate, scored, usage, encoded
 
 
+def plot(runs: dict[str, dict[str, Any]]) -> None:
+    """The freshness histograms of both transports, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.4
+    for shift, (label, run) in zip((-width / 2, width / 2), runs.items(), strict=True):
+        counts = run["histogram"]["counts"]
+        total = sum(counts) or 1
+        shares = [100 * c / total for c in counts]
+        ax.bar([i + shift for i in range(len(counts))], shares, width, label=label)
+    edges = next(iter(runs.values()))["histogram"]["edges_ms"]
+    names = [f"{a:,}-{b:,}" for a, b in itertools.pairwise(edges)] + [f"{edges[-1]:,}+"]
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_xlabel("accepted to state written, ms")
+    ax.set_ylabel("% of events")
+    ax.set_title("Stream freshness in a running server (2,000 events/s)")
+    ax.legend()
+    fig.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    fig.savefig(RESULTS / "stream_freshness.png", dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=20_000)
@@ -182,6 +211,12 @@ def main() -> None:
         log("stream: freshness through Kafka (forwarder, topic, consumer group)")
         with local_kafka() as kafka:
             kafka_fresh = freshness(work, sample, work / "models", rate=args.rate, kafka=kafka)
+    plot(
+        {
+            f"in-process (p99 {fresh['p99_ms']} ms)": fresh,
+            f"Kafka (p99 {kafka_fresh['p99_ms']} ms)": kafka_fresh,
+        }
+    )
     figures = {
         "events": len(lines),
         "people": people,

@@ -19,8 +19,8 @@ def stream_status(
     last: Annotated[int | None, Query(ge=1, description="freshness over the last N events")] = None,
 ) -> dict[str, Any]:
     """What this server's processor has applied (events, late, repeated, scored), its failures
-    and last error, the freshness of its recent events (from acceptance to state written,
-    p50 and p99 in milliseconds), and its backlog."""
+    and last error, the freshness of its recent events (from acceptance to state written, in
+    milliseconds: p50, p99, max and a histogram), and its backlog."""
     stream: Stream | None = request.app.state.runtime.stream
     if stream is None:
         return {"running": False}

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 FRESHNESS_SAMPLES = 200_000
 """The runner keeps the freshness of this many recent events."""
 
+HISTOGRAM_EDGES_MS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000)
+"""The edges of the freshness histogram's bins, in milliseconds (the last bin is open)."""
+
 
 @dataclass
 class StreamStats:
@@ -44,16 +47,25 @@ class StreamStats:
     last_error: str | None = None
     freshness_ms: deque[float] = field(default_factory=lambda: deque(maxlen=FRESHNESS_SAMPLES))
 
-    def freshness(self, last: int | None = None) -> dict[str, float | None]:
-        """Percentiles of the time from acceptance to state written, in milliseconds, over the
-        ``last`` events applied (default: all those kept)."""
+    def freshness(self, last: int | None = None) -> dict[str, Any]:
+        """The time from acceptance to state written, in milliseconds, over the ``last`` events
+        applied (default: all those kept): p50, p99, max, and a histogram (the events per bin
+        of :data:`HISTOGRAM_EDGES_MS`)."""
         samples = np.fromiter(self.freshness_ms, float)
         if last is not None:
             samples = samples[-last:]
+        edges = list(HISTOGRAM_EDGES_MS)
+        counts = np.histogram(samples, bins=[*edges, np.inf])[0]
+        histogram = {"edges_ms": edges, "counts": [int(c) for c in counts]}
         if not samples.size:
-            return {"p50": None, "p99": None}
+            return {"p50": None, "p99": None, "max": None, "histogram": histogram}
         p50, p99 = np.percentile(samples, [50, 99])
-        return {"p50": round(float(p50), 2), "p99": round(float(p99), 2)}
+        return {
+            "p50": round(float(p50), 2),
+            "p99": round(float(p99), 2),
+            "max": round(float(samples.max()), 2),
+            "histogram": histogram,
+        }
 
 
 class StreamRunner:
