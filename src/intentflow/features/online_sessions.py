@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -171,14 +170,24 @@ class Sessions:
         """Each session feature at ``cutoff_us``."""
         sessions = self.summaries(cutoff_us)
         out: dict[str, float | int | None] = {}
-        inside: dict[str | None, list[Summary]] = {}  # the features share their windows
+        inside: dict[str | None, list[Summary]] = {}  # the features share windows and columns
+        columns: dict[tuple[str | None, str], list[Any]] = {}
         for feature in self.features:
             window = feature.window
             name = window.name if window else None
             if name not in inside:
                 begin = window.bounds(cutoff_us)[0] if window else None
                 inside[name] = [s for s in sessions if begin is None or s[START] >= begin]
-            out[feature.name] = _aggregate(feature, inside[name])
+            held = inside[name]
+
+            def column(wanted: str, held: list[Summary] = held, name: str | None = name) -> Any:
+                key = (name, wanted)
+                if key not in columns:
+                    found = map(COLUMNS[wanted], held)
+                    columns[key] = [v for v in found if v is not None]
+                return columns[key]
+
+            out[feature.name] = _aggregate(feature, held, column)
         return out
 
     def dump(self) -> list[Any]:
@@ -293,20 +302,27 @@ def _sum_up(
     return last, visit, current
 
 
-def _aggregate(feature: SessionAggregate, sessions: list[Summary]) -> float | int | None:
+def _aggregate(
+    feature: SessionAggregate, sessions: list[Summary], column: Callable[[str], list[Any]]
+) -> float | int | None:
+    """``feature`` over ``sessions``; ``column(name)`` gives the sessions' values of a column
+    (the missing ones left out)."""
     if feature.how == "count":
         return len(sessions)
     if not sessions:
         return 0 if feature.how == "sum" else None
     assert feature.column is not None
-    column = COLUMNS[feature.column]
-    values = [v for v in map(column, sessions) if v is not None]
+    values = column(feature.column)
     if feature.how == "sum":
         return sum(values)
     if feature.how == "per":
         assert feature.per is not None
-        per = sum(v for v in map(COLUMNS[feature.per], sessions) if v is not None)
+        per = sum(column(feature.per))
         return sum(values) / per if per and values else None
     if not values:
         return None
-    return statistics.fmean(values) if feature.how == "mean" else statistics.median(values)
+    if feature.how == "mean":
+        return sum(values) / len(values)
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
