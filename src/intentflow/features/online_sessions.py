@@ -171,7 +171,7 @@ class Sessions:
         sessions = self.summaries(cutoff_us)
         out: dict[str, float | int | None] = {}
         inside: dict[str | None, list[Summary]] = {}  # the features share windows and columns
-        columns: dict[tuple[str | None, str], list[Any]] = {}
+        columns: dict[tuple[str | None, str], list[float]] = {}
         for feature in self.features:
             window = feature.window
             name = window.name if window else None
@@ -180,7 +180,9 @@ class Sessions:
                 inside[name] = [s for s in sessions if begin is None or s[START] >= begin]
             held = inside[name]
 
-            def column(wanted: str, held: list[Summary] = held, name: str | None = name) -> Any:
+            def column(
+                wanted: str, held: list[Summary] = held, name: str | None = name
+            ) -> list[float]:
                 key = (name, wanted)
                 if key not in columns:
                     found = map(COLUMNS[wanted], held)
@@ -303,7 +305,7 @@ def _sum_up(
 
 
 def _aggregate(
-    feature: SessionAggregate, sessions: list[Summary], column: Callable[[str], list[Any]]
+    feature: SessionAggregate, sessions: list[Summary], column: Callable[[str], list[float]]
 ) -> float | int | None:
     """``feature`` over ``sessions``; ``column(name)`` gives the sessions' values of a column
     (the missing ones left out)."""
