@@ -40,6 +40,7 @@ from intentflow.features.kinds import (
     Ratio,
     SessionAggregate,
     Sum,
+    TimePart,
     Trend,
     Window,
 )
@@ -259,19 +260,19 @@ def _truncated_mod(values: pd.Series, divisor: int) -> pd.Series:
     return pd.Series(np.fmod(values.to_numpy(), divisor), index=values.index)
 
 
-RANKING_KEYS: Final[dict[str, Callable[[pd.DataFrame], pd.Series]]] = {
+RANKING_KEYS: Final[dict[TimePart, Callable[[pd.DataFrame], pd.Series]]] = {
     HOUR_OF_DAY: lambda ev: _truncated_mod(np.floor(ev["us"] / 3600000000.0).astype("int64"), 24),
     DAY_OF_WEEK: lambda ev: _truncated_mod(
         np.floor(ev["us"] / 86400000000.0).astype("int64") + 3, 7
     ),
 }
-"""The pandas form of each ranking key of the catalog that is an expression, not a column."""
+"""The pandas form of each ranking key of the catalog that is a part of the time, not a column."""
 
 
 def _ranking(feature: Ranked, ev: pd.DataFrame, cutoff_us: int) -> pd.DataFrame:
     """Per person, the key's values counted, most frequent first (ties: smallest value first),
     with their share of the person's total and their ``position`` from 1."""
-    if feature.key in RANKING_KEYS:
+    if isinstance(feature.key, TimePart):
         key = RANKING_KEYS[feature.key](ev)
     elif feature.key in ev.columns:
         key = ev[feature.key]

@@ -32,6 +32,7 @@ from intentflow.features.kinds import (
     SessionAggregate,
     SessionHow,
     Sum,
+    TimePart,
     Trend,
 )
 
@@ -66,8 +67,8 @@ PLURALS: Final = {
 }
 """Feature-name stems of the counted types."""
 
-HOUR_OF_DAY: Final = "CAST(FLOOR(us / 3600000000.0) AS BIGINT) % 24"
-DAY_OF_WEEK: Final = "(CAST(FLOOR(us / 86400000000.0) AS BIGINT) + 3) % 7"
+HOUR_OF_DAY: Final = TimePart("hour")
+DAY_OF_WEEK: Final = TimePart("weekday")
 """Monday is 0 (1970-01-01, epoch day 0, was a Thursday)."""
 
 

@@ -18,6 +18,7 @@ compute exactly the same windows.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -282,14 +283,40 @@ class QuantileScore(Feature):
         )
 
 
+@dataclass(frozen=True)
+class TimePart:
+    """A part of an event's time (UTC) that a ranking counts: the ``hour`` of the day (0-23) or
+    the ``weekday`` (0 Monday; 1970-01-01, epoch day 0, was a Thursday). Computed the same way in
+    SQL and online (a floating division floored, then the remainder with the dividend's sign).
+
+    >>> TimePart("weekday").of(0), TimePart("hour").of(7_200_000_000)
+    (3, 2)
+    """
+
+    part: Literal["hour", "weekday"]
+
+    @property
+    def sql(self) -> str:
+        """The SQL expression of the part, from ``us``."""
+        if self.part == "hour":
+            return "CAST(FLOOR(us / 3600000000.0) AS BIGINT) % 24"
+        return "(CAST(FLOOR(us / 86400000000.0) AS BIGINT) + 3) % 7"
+
+    def of(self, us: int) -> int:
+        """The part of the time ``us`` (epoch microseconds)."""
+        if self.part == "hour":
+            return int(math.fmod(math.floor(us / 3600000000.0), 24))
+        return int(math.fmod(math.floor(us / 86400000000.0) + 3, 7))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Ranked(Feature):
     """Column ``column`` of the person's ``rank``-th row of a ranking: the values of ``key``
     among events of ``types`` in the window, counted, most frequent first (ties: smallest value
-    first). ``column`` is ``value`` (its dtype is ``value_dtype``) or ``share`` (its count over
-    the total)."""
+    first). ``key`` is a column of the events or a :class:`TimePart`. ``column`` is ``value``
+    (its dtype is ``value_dtype``) or ``share`` (its count over the total)."""
 
-    key: str
+    key: str | TimePart
     types: tuple[str, ...] = ()
     rank: int = 1
     column: Literal["value", "share"] = "value"
@@ -309,11 +336,12 @@ class Ranked(Feature):
 
     def ranking_sql(self, cutoff_us: int) -> str:
         """The ranking: person, value, share, position."""
-        where = _where(self.types, self.window, cutoff_us, f"{self.key} IS NOT NULL")
+        key = self.key.sql if isinstance(self.key, TimePart) else self.key
+        where = _where(self.types, self.window, cutoff_us, f"{key} IS NOT NULL")
         return (
             "SELECT person, v AS value, CAST(n AS DOUBLE) / SUM(n) OVER (PARTITION BY person) "
             "AS share, ROW_NUMBER() OVER (PARTITION BY person ORDER BY n DESC, v ASC) AS position "
-            f"FROM (SELECT person, {self.key} AS v, COUNT(*) AS n FROM ev WHERE {where} "
+            f"FROM (SELECT person, {key} AS v, COUNT(*) AS n FROM ev WHERE {where} "
             "GROUP BY person, v) AS counted"
         )
 

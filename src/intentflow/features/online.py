@@ -11,6 +11,8 @@ second list of features:
 - ``DaysSince``: the latest (or first) time of a matching event;
 - ``SessionAggregate``: the person's sessions, each summed up
   (:mod:`intentflow.features.online_sessions`);
+- ``Ranked``: per value of its key (a column, or the hour or weekday of the event), its count in
+  the window's time buckets, as for counts; read most frequent first;
 - ``Ratio`` and ``Trend``: computed from the features they divide, when those are online.
 
 An update costs O(1) amortized (what slides out of a window is dropped once) and the memory is
@@ -18,7 +20,7 @@ bounded by the window. Reads happen at the current time: a state read at ``T`` f
 before ``T``'s window, so reads must not go back in time. Events may arrive out of order: every
 state places a late event where it belongs.
 
-Rankings and features over the whole population are not online yet (:func:`online_features`
+Features over the whole population (quantile scores) are not online (:func:`online_features`
 lists those that are).
 
 >>> from intentflow.features.kinds import HOUR, Count
@@ -53,9 +55,11 @@ from intentflow.features.kinds import (
     DaysSince,
     Distinct,
     Feature,
+    Ranked,
     Ratio,
     SessionAggregate,
     Sum,
+    TimePart,
     Trend,
     Window,
 )
@@ -269,9 +273,15 @@ def _pack(values: list[Any]) -> list[Any]:
         return [len(values), None, False, *values]
     beginning = os.path.commonprefix(values)  # noqa: RUF071 (characters, not path parts)
     rests = [v[len(beginning) :] for v in values]
-    if all(r.isascii() and r.isdigit() and (r == "0" or r[0] != "0") for r in rests):
+    if all(_plain_number(r) for r in rests):
         return [len(values), beginning, True, *map(int, rests)]
     return [len(values), beginning, False, *rests]
+
+
+def _plain_number(text: str) -> bool:
+    """Whether ``text`` is a decimal number written plainly (no sign, no leading zero) that
+    msgpack stores as an integer."""
+    return text.isascii() and text.isdigit() and len(text) <= 18 and (text == "0" or text[0] != "0")
 
 
 def _unpack(data: list[Any]) -> tuple[list[Any], int]:
@@ -314,9 +324,9 @@ class ExactCounts:
             if at < self.seen:  # among the events counted: count it now
                 self.seen += 1
                 for i, start in enumerate(self.starts):
-                    if start is not None and us < start:  # before the window: at its edge
-                        self.first[i] += 1
-                    else:
+                    if start is not None and us < start and at <= self.first[i]:
+                        self.first[i] += 1  # before the window: at its edge
+                    else:  # in it, or among counted events the window drops when it slides
                         totals = self.totals[i]
                         totals[kind] = totals.get(kind, 0) + 1
         if len(events) - self.first[0] > HELD_MAX:
@@ -395,19 +405,22 @@ class ExactCounts:
         self.totals = [dict(totals) for _ in self.windows]
 
 
-def _kinds_dump(kinds: set[str]) -> tuple[dict[str, int], list[Any]]:
-    """The event types a counts state holds, numbered in it: ``(number of each type, the head of
-    its dump: how many types, then each by its stored number or, if it has none, by name)``."""
+def _kinds_dump(kinds: set[Any], typed: bool = True) -> tuple[dict[Any, int], list[Any]]:
+    """The event types (or, not ``typed``, the values) a counts state holds, numbered in it:
+    ``(number of each, the head of its dump: how many, then each type by its stored number or,
+    if it has none, by name; values as they are)``."""
     ordered = sorted(kinds)
     return {k: i for i, k in enumerate(ordered)}, [
         len(ordered),
-        *(TYPE_CODES.get(k, k) for k in ordered),
+        *((TYPE_CODES.get(k, k) for k in ordered) if typed else ordered),
     ]
 
 
-def _kinds_load(data: list[Any]) -> tuple[list[str], int]:
-    """The types :func:`_kinds_dump` wrote at the head of ``data``, and where the rest begins."""
-    kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in data[1 : 1 + data[0]]]
+def _kinds_load(data: list[Any], typed: bool = True) -> tuple[list[Any], int]:
+    """The types (or values) :func:`_kinds_dump` wrote at the head of ``data``, and where the
+    rest begins."""
+    head = data[1 : 1 + data[0]]
+    kinds = [TYPE_NAMES[k] if isinstance(k, int) else k for k in head] if typed else head
     return kinds, 1 + data[0]
 
 
@@ -423,6 +436,9 @@ class WindowCounts:
     (the week before last) sums its buckets when read. Reads move forward in time, as for
     :class:`ExactCounts`, and events inside every window are added to the totals at the next
     read."""
+
+    typed = True
+    """Whether the kinds counted are event types (stored by number)."""
 
     def __init__(self, windows: Sequence[Window]):
         self.windows = sorted(windows, key=lambda w: -(w.seconds + w.offset_seconds))
@@ -509,7 +525,7 @@ class WindowCounts:
         return sum(self.counts(cutoff_us)[self.windows[0].name].values())
 
     def dump(self) -> list[Any]:
-        code, out = _kinds_dump({k for counts in self.buckets.values() for k in counts})
+        code, out = _kinds_dump({k for c in self.buckets.values() for k in c}, self.typed)
         out += [len(self.keys), *_deltas(self.keys)]
         for key in self.keys:
             counts = self.buckets[key]
@@ -517,7 +533,7 @@ class WindowCounts:
         return out
 
     def load(self, data: list[Any]) -> None:
-        kinds, at = _kinds_load(data)
+        kinds, at = _kinds_load(data, self.typed)
         keys = _sums(data[at + 1 : at + 1 + data[at]])
         at += 1 + data[at]
         self.keys, self.buckets = keys, {}
@@ -532,6 +548,27 @@ class WindowCounts:
         self.starts = [None] * len(self.windows)
         self.totals = [{} if window.offset_seconds else dict(totals) for window in self.windows]
         self.new, self.edge = {}, None
+
+
+class RankCounts(WindowCounts):
+    """A ranking's counts: how many events of each value of its key (a column's value, or a
+    part of the event's time) lie in its bucketed window; its features read the values most
+    frequent first."""
+
+    typed = False
+
+    def __init__(self, feature: Ranked):
+        super().__init__([feature.window] if feature.window else [])
+        self.part = feature.key if isinstance(feature.key, TimePart) else None
+
+    def update(self, us: int, kind: Any) -> None:
+        super().update(us, self.part.of(us) if self.part is not None else kind)
+
+    def ranked(self, cutoff_us: int) -> list[tuple[Any, int]]:
+        """The values with their counts at ``cutoff_us``, most frequent first (ties: smallest
+        value first)."""
+        held = self.counts(cutoff_us)[self.windows[0].name]
+        return sorted(((v, n) for v, n in held.items() if n > 0), key=lambda vn: (-vn[1], vn[0]))
 
 
 class Moment:
@@ -563,6 +600,7 @@ def online_features(features: Sequence[Feature] = FEATURES) -> list[Feature]:
         for f in features
         if isinstance(f, Count | Sum | Distinct | DaysSince)
         or (isinstance(f, SessionAggregate) and is_online(f))
+        or (isinstance(f, Ranked) and _rankable(f))
     }
     return [
         f
@@ -571,6 +609,17 @@ def online_features(features: Sequence[Feature] = FEATURES) -> list[Feature]:
         or (isinstance(f, Ratio) and {f.numerator, f.denominator} <= known)
         or (isinstance(f, Trend) and {f.recent, f.before} <= known)
     ]
+
+
+def _rankable(feature: Ranked) -> bool:
+    """Whether a ranking is kept online: over a bucketed window, of a column or a time part."""
+    key = feature.key
+    window = feature.window
+    return (
+        window is not None
+        and window.bucket_seconds > 0
+        and (isinstance(key, TimePart) or key.isidentifier())
+    )
 
 
 def _state(feature: Feature) -> State:
@@ -655,12 +704,22 @@ class Catalog:
         self.trends = [(f.name, f.recent, f.before) for f in self.features if isinstance(f, Trend)]
         self.sessions = [f for f in self.features if isinstance(f, SessionAggregate)]
         """The session features, which read one :class:`Sessions` state."""
+        self.rankings: dict[str, list[Ranked]] = {}
+        """The ranking features by their ranking's state key: one :class:`RankCounts` each."""
+        for f in self.features:
+            if isinstance(f, Ranked):
+                self.rankings.setdefault(GROUP + f.ranking, []).append(f)
         aggregates = [
-            f for f in self.features if not isinstance(f, Ratio | Trend | SessionAggregate)
+            f for f in self.features if not isinstance(f, Ratio | Trend | SessionAggregate | Ranked)
         ]
-        self.empty: dict[str, Value] = {
-            f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None for f in aggregates
-        } | {f.name: None for f in self.sessions}
+        self.empty: dict[str, Value] = (
+            {
+                f.name: _state(f).value(0) if not isinstance(f, DaysSince) else None
+                for f in aggregates
+            }
+            | {f.name: None for f in self.sessions}
+            | {f.name: None for ranked in self.rankings.values() for f in ranked}
+        )
         self.aggregates = aggregates
         self.windows: dict[str, list[Window]] = {}
         """The windows whose counts share one state (by the state's key): all exact windows share
@@ -680,6 +739,7 @@ class Catalog:
         keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
         if self.sessions:
             keys.append(SESSIONS)
+        keys += list(self.rankings)
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
         self.keys = keys
@@ -712,6 +772,10 @@ class Catalog:
                     route.append((key, "type", False))
             if self.sessions and kind not in OFF_SITE:
                 route.append((SESSIONS, EVENT, False))
+            for key, (first, *_) in self.rankings.items():
+                if not first.types or kind in first.types:
+                    column = None if isinstance(first.key, TimePart) else first.key
+                    route.append((key, column, False))
             self._routes[kind] = route
         return route
 
@@ -719,6 +783,8 @@ class Catalog:
         """A new, empty state for ``key`` (a feature's name, or a window's counts)."""
         if key == SESSIONS:
             return Sessions(self.sessions, self.gap_s, self.slack_s)
+        if key in self.rankings:
+            return RankCounts(self.rankings[key][0])
         windows = self.windows.get(key)
         if windows is not None:
             return WindowCounts(windows) if windows[0].bucket_seconds else ExactCounts(windows)
@@ -896,7 +962,14 @@ class OnlinePerson:
         out: dict[str, Value] = dict(catalog.empty)
         counts: dict[str, dict[str, int]] = {}
         for key, state in self.states.items():
-            if isinstance(state, WindowCounts | ExactCounts):
+            if isinstance(state, RankCounts):
+                ranked = state.ranked(cutoff_us)
+                total = sum(n for _, n in ranked)
+                for f in catalog.rankings[key]:
+                    if f.rank <= len(ranked):
+                        value, n = ranked[f.rank - 1]
+                        out[f.name] = value if f.column == "value" else n / total
+            elif isinstance(state, WindowCounts | ExactCounts):
                 counts.update(state.counts(cutoff_us))
             elif isinstance(state, Sessions):
                 out.update(state.values(cutoff_us))

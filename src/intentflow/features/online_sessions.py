@@ -71,8 +71,15 @@ COLUMNS: Final[dict[str, Callable[[Summary], float | int | None]]] = {
 """The columns of the sessions table that session features read, from a session's summary."""
 
 
+NULLABLE: Final = frozenset({"max_scroll", "dwell_s"})
+"""Columns a session may lack a value of."""
+
+
 def is_online(feature: SessionAggregate) -> bool:
-    """Whether the columns ``feature`` reads are kept online."""
+    """Whether the columns ``feature`` reads are kept online (a sum over a column that may lack
+    values is not: the batch sum is empty, not 0, when every session lacks it)."""
+    if feature.how == "sum" and feature.column in NULLABLE:
+        return False
     return all(c is None or c in COLUMNS for c in (feature.column, feature.per))
 
 
@@ -94,10 +101,9 @@ class Sessions:
         self.features = list(features)
         self.gap_us = gap_s * MICROS
         self.slack_us = int(slack_s * MICROS)
-        windows = [f.window for f in self.features]
-        self.longest: Window | None = (
-            None if None in windows else max(windows, key=lambda w: w.seconds + w.offset_seconds)  # type: ignore[union-attr]
-        )
+        windows = {f.window for f in self.features}
+        self.windows: list[Window] | None = None if None in windows else list(windows)  # type: ignore[arg-type]
+        """The features' windows (None: one reads every session, none is forgotten)."""
         self.held: list[Held] = []
         """The latest on-site events, in time order, not summed up yet."""
         self.sessions: dict[int, Summary] = {}
@@ -142,8 +148,8 @@ class Sessions:
 
     def summaries(self, cutoff_us: int) -> list[Summary]:
         """Every session held at ``cutoff_us`` (the events held whole added to copies)."""
-        if self.longest is not None:
-            self._forget(self.longest.bounds(cutoff_us)[0])
+        if self.windows is not None:
+            self._forget(min(w.bounds(cutoff_us)[0] for w in self.windows))
         if not self.held:
             return list(self.sessions.values())
         touched: dict[int, Summary] = {}
@@ -155,11 +161,13 @@ class Sessions:
         ]
 
     def _forget(self, start_us: int) -> None:
-        """Drop the sessions that started before ``start_us``, but the latest (it may go on)."""
+        """Drop the sessions that started before ``start_us`` and ended before it too (a
+        session still going on keeps its start)."""
         for key in list(self.sessions):
-            if self.sessions[key][START] >= start_us:
+            summary = self.sessions[key]
+            if summary[START] >= start_us:
                 break
-            if key != self.current:
+            if key != self.current and summary[END] < start_us:
                 del self.sessions[key]
 
     def value(self, cutoff_us: int) -> int:
@@ -176,8 +184,10 @@ class Sessions:
             window = feature.window
             name = window.name if window else None
             if name not in inside:
-                begin = window.bounds(cutoff_us)[0] if window else None
-                inside[name] = [s for s in sessions if begin is None or s[START] >= begin]
+                begin, end = window.bounds(cutoff_us) if window else (None, cutoff_us)
+                inside[name] = [
+                    s for s in sessions if (begin is None or s[START] >= begin) and s[START] < end
+                ]
             held = inside[name]
 
             def column(

@@ -3,7 +3,7 @@
 After the processor applies a batch, every person it touched is scored again, unless their last
 score is younger than ``every_s`` (2 s by default): a burst of events costs one score, not one
 per event. The score uses the person's online features at the moment of scoring; features that
-are not online yet (rankings, population scores) are missing values to the model, as
+are not online (the population's quantile scores) are missing values to the model, as
 they are for a person the model has never seen.
 
 The champion is looked up again every ``check_every_s``: a newly promoted model is picked up

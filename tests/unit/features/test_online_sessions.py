@@ -107,3 +107,17 @@ def test_the_stored_form_gives_back_the_same_sessions(seed: int) -> None:
             copy.load(sessions.dump())
             assert copy.dump() == sessions.dump()
             assert _at(copy, minute + 1) == _at(sessions, minute + 1)
+
+
+def test_a_window_back_in_time_counts_the_sessions_started_in_it_only() -> None:
+    from intentflow.features.kinds import PREVIOUS_WEEK
+    from intentflow.features.online_sessions import is_online
+
+    before = SessionAggregate(name="b", description="", window=PREVIOUS_WEEK, how="count")
+    sessions = Sessions([before])
+    day = 1440
+    _feed(sessions, [(0, "page_view", {}), (10 * day, "page_view", {})])
+    assert _at(sessions, 10 * day + 5) == {"b": 1}  # the visit 10 days ago, not today's
+    # a sum over a column sessions may lack is empty in batch where online would say 0
+    scroll = SessionAggregate(name="s", description="", how="sum", column="max_scroll")
+    assert not is_online(scroll)

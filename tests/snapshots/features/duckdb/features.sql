@@ -238,7 +238,7 @@ WITH raw AS (
   FROM sessions
   GROUP BY
     person
-), rank_5e276f56 AS (
+), rank_bcd01f17 AS (
   SELECT
     person,
     v AS value,
@@ -257,14 +257,14 @@ WITH raw AS (
       person,
       v
   ) AS counted
-), by_rank_5e276f56 AS (
+), by_rank_bcd01f17 AS (
   SELECT
     person,
     MAX(CASE WHEN position = 1 THEN value END) AS preferred_hour
-  FROM rank_5e276f56
+  FROM rank_bcd01f17
   GROUP BY
     person
-), rank_38d6d748 AS (
+), rank_3298d1b2 AS (
   SELECT
     person,
     v AS value,
@@ -287,11 +287,11 @@ WITH raw AS (
       person,
       v
   ) AS counted
-), by_rank_38d6d748 AS (
+), by_rank_3298d1b2 AS (
   SELECT
     person,
     MAX(CASE WHEN position = 1 THEN value END) AS preferred_weekday
-  FROM rank_38d6d748
+  FROM rank_3298d1b2
   GROUP BY
     person
 ), rank_a3db5976 AS (
@@ -399,8 +399,8 @@ WITH raw AS (
     by_sessions.bounce_rate_30d,
     by_sessions.pages_per_session_30d,
     by_sessions.mean_dwell_seconds_30d,
-    by_rank_5e276f56.preferred_hour,
-    by_rank_38d6d748.preferred_weekday,
+    by_rank_bcd01f17.preferred_hour,
+    by_rank_3298d1b2.preferred_weekday,
     by_rank_a3db5976.top_category_1,
     by_rank_a3db5976.top_category_1_share,
     by_rank_a3db5976.top_category_2,
@@ -412,10 +412,10 @@ WITH raw AS (
     ON by_events.person = people.person
   LEFT JOIN by_sessions
     ON by_sessions.person = people.person
-  LEFT JOIN by_rank_5e276f56
-    ON by_rank_5e276f56.person = people.person
-  LEFT JOIN by_rank_38d6d748
-    ON by_rank_38d6d748.person = people.person
+  LEFT JOIN by_rank_bcd01f17
+    ON by_rank_bcd01f17.person = people.person
+  LEFT JOIN by_rank_3298d1b2
+    ON by_rank_3298d1b2.person = people.person
   LEFT JOIN by_rank_a3db5976
     ON by_rank_a3db5976.person = people.person
 ), derived AS (
