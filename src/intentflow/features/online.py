@@ -524,6 +524,20 @@ class WindowCounts:
         """All events in the window that reaches furthest back."""
         return sum(self.counts(cutoff_us)[self.windows[0].name].values())
 
+    def by_part(self, ranking: Ranked, cutoff_us: int) -> list[tuple[Any, int]]:
+        """``ranking`` (of a time part constant within a bucket, over every type) at
+        ``cutoff_us``, from the buckets in its window."""
+        assert ranking.window is not None and isinstance(ranking.key, TimePart)
+        begin, end = ranking.window.bounds(cutoff_us)
+        keys, part = self.keys, ranking.key
+        at = bisect.bisect_left(keys, begin // self.bucket)
+        stop = bisect.bisect_left(keys, -(-end // self.bucket), lo=at)
+        counted: dict[int, int] = {}
+        for key in keys[at:stop]:
+            value = part.of(key * self.bucket)
+            counted[value] = counted.get(value, 0) + sum(self.buckets[key].values())
+        return _ranked(counted)
+
     def dump(self) -> list[Any]:
         code, out = _kinds_dump({k for c in self.buckets.values() for k in c}, self.typed)
         out += [len(self.keys), *_deltas(self.keys)]
@@ -550,6 +564,22 @@ class WindowCounts:
         self.new, self.edge = {}, None
 
 
+def _ranked(counts: Mapping[Any, int]) -> list[tuple[Any, int]]:
+    """Values with their counts, most frequent first (ties: smallest value first)."""
+    return sorted(((v, n) for v, n in counts.items() if n > 0), key=lambda vn: (-vn[1], vn[0]))
+
+
+def _rank_into(
+    out: dict[str, Value], features: list[Ranked], ranked: list[tuple[Any, int]]
+) -> None:
+    """Each ranking feature's value or share from ``ranked`` (see :func:`_ranked`)."""
+    total = sum(n for _, n in ranked)
+    for f in features:
+        if f.rank <= len(ranked):
+            value, n = ranked[f.rank - 1]
+            out[f.name] = value if f.column == "value" else n / total
+
+
 class RankCounts(WindowCounts):
     """A ranking's counts: how many events of each value of its key (a column's value, or a
     part of the event's time) lie in its bucketed window; its features read the values most
@@ -567,8 +597,7 @@ class RankCounts(WindowCounts):
     def ranked(self, cutoff_us: int) -> list[tuple[Any, int]]:
         """The values with their counts at ``cutoff_us``, most frequent first (ties: smallest
         value first)."""
-        held = self.counts(cutoff_us)[self.windows[0].name]
-        return sorted(((v, n) for v, n in held.items() if n > 0), key=lambda vn: (-vn[1], vn[0]))
+        return _ranked(self.counts(cutoff_us)[self.windows[0].name])
 
 
 class Moment:
@@ -736,10 +765,17 @@ class Catalog:
                 self.counted[f.name] = (key, f.window.name, f.types)
         self.sums = [(name, window, types) for name, (_, window, types) in self.counted.items()]
         """The grouped counts as :meth:`OnlinePerson.values` reads them."""
+        self.read_from = {
+            key: group
+            for key, (first, *_) in self.rankings.items()
+            if (group := self._counts_holding(first)) is not None
+        }
+        """Rankings of the hour or weekday read from the event counts of their window's buckets
+        (a bucket's time tells its hour and weekday), by ranking: the counts' state key."""
         keys = [f.name for f in aggregates if f.name not in self.counted] + list(self.windows)
         if self.sessions:
             keys.append(SESSIONS)
-        keys += list(self.rankings)
+        keys += [key for key in self.rankings if key not in self.read_from]
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
         self.keys = keys
@@ -773,6 +809,8 @@ class Catalog:
             if self.sessions and kind not in OFF_SITE:
                 route.append((SESSIONS, EVENT, False))
             for key, (first, *_) in self.rankings.items():
+                if key in self.read_from:
+                    continue
                 if not first.types or kind in first.types:
                     column = None if isinstance(first.key, TimePart) else first.key
                     route.append((key, column, False))
@@ -789,6 +827,27 @@ class Catalog:
         if windows is not None:
             return WindowCounts(windows) if windows[0].bucket_seconds else ExactCounts(windows)
         return _state(self.aggregates[self.by_name[key]])
+
+    def _counts_holding(self, ranking: Ranked) -> str | None:
+        """The key of the event counts that hold what ``ranking`` counts, if some do: it ranks a
+        time part constant within their buckets, over every event type, in a window they keep."""
+        window, part = ranking.window, ranking.key
+        if not isinstance(part, TimePart) or ranking.types or window is None:
+            return None
+        bucket = window.bucket_seconds
+        group = GROUP + f"{bucket}s"
+        spans = 3_600 if part.part == "hour" else 86_400
+        held = self.windows.get(group)
+        return (
+            group
+            if held is not None
+            and bucket
+            and spans % bucket == 0
+            and not window.offset_seconds
+            and max(w.seconds + w.offset_seconds for w in held) >= window.seconds
+            and any(not types for key, _, types in self.counted.values() if key == group)
+            else None
+        )
 
     @cached_property
     def version(self) -> str:
@@ -963,18 +1022,18 @@ class OnlinePerson:
         counts: dict[str, dict[str, int]] = {}
         for key, state in self.states.items():
             if isinstance(state, RankCounts):
-                ranked = state.ranked(cutoff_us)
-                total = sum(n for _, n in ranked)
-                for f in catalog.rankings[key]:
-                    if f.rank <= len(ranked):
-                        value, n = ranked[f.rank - 1]
-                        out[f.name] = value if f.column == "value" else n / total
+                _rank_into(out, catalog.rankings[key], state.ranked(cutoff_us))
             elif isinstance(state, WindowCounts | ExactCounts):
                 counts.update(state.counts(cutoff_us))
             elif isinstance(state, Sessions):
                 out.update(state.values(cutoff_us))
             else:
                 out[key] = state.value(cutoff_us)
+        for key, group in catalog.read_from.items():
+            found = self.states.get(group)
+            if isinstance(found, WindowCounts):
+                first = catalog.rankings[key][0]
+                _rank_into(out, catalog.rankings[key], found.by_part(first, cutoff_us))
         for name, window, types in catalog.sums:
             held = counts.get(window)
             if held:
