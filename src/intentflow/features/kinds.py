@@ -65,6 +65,12 @@ class Window:
     bucket_seconds: int = 0
     offset_seconds: int = 0
 
+    @property
+    def aligned(self) -> bool:
+        """Whether the window is bucketed and always starts where a bucket does."""
+        bucket = self.bucket_seconds
+        return bucket > 0 and self.seconds % bucket == 0 and self.offset_seconds % bucket == 0
+
     def bounds(self, cutoff_us: int) -> tuple[int, int]:
         """``(start, end)`` in epoch microseconds: the window holds ``start <= us < end``."""
         end = cutoff_us
@@ -295,18 +301,28 @@ class TimePart:
 
     part: Literal["hour", "weekday"]
 
+    CYCLES: ClassVar[dict[str, tuple[int, int, int]]] = {
+        "hour": (3_600, 24, 0),
+        "weekday": (86_400, 7, 3),
+    }
+    """Per part: the seconds it lasts, how many make a cycle, and the part of epoch time 0."""
+
+    @property
+    def span_s(self) -> int:
+        """The seconds one value of the part lasts (it is constant within them)."""
+        return self.CYCLES[self.part][0]
+
     @property
     def sql(self) -> str:
         """The SQL expression of the part, from ``us``."""
-        if self.part == "hour":
-            return "CAST(FLOOR(us / 3600000000.0) AS BIGINT) % 24"
-        return "(CAST(FLOOR(us / 86400000000.0) AS BIGINT) + 3) % 7"
+        span, cycle, shift = self.CYCLES[self.part]
+        units = f"CAST(FLOOR(us / {float(span * MICROS)}) AS BIGINT)"
+        return f"({units} + {shift}) % {cycle}" if shift else f"{units} % {cycle}"
 
     def of(self, us: int) -> int:
         """The part of the time ``us`` (epoch microseconds)."""
-        if self.part == "hour":
-            return int(math.fmod(math.floor(us / 3600000000.0), 24))
-        return int(math.fmod(math.floor(us / 86400000000.0) + 3, 7))
+        span, cycle, shift = self.CYCLES[self.part]
+        return int(math.fmod(math.floor(us / float(span * MICROS)) + shift, cycle))
 
 
 @dataclass(frozen=True, kw_only=True)

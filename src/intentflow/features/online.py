@@ -210,13 +210,7 @@ class DistinctValues:
 
     def __init__(self, window: Window | None):
         self.window = window
-        aligned = (
-            window is not None
-            and window.bucket_seconds > 0
-            and window.seconds % window.bucket_seconds == 0
-            and window.offset_seconds % window.bucket_seconds == 0
-        )
-        self.step = window.bucket_seconds * MICROS if aligned else 1  # type: ignore[union-attr]
+        self.step = window.bucket_seconds * MICROS if window and window.aligned else 1
         self.latest: OrderedDict[Any, int] = OrderedDict()
         self.unordered = False
 
@@ -588,7 +582,8 @@ class RankCounts(WindowCounts):
     typed = False
 
     def __init__(self, feature: Ranked):
-        super().__init__([feature.window] if feature.window else [])
+        assert feature.window is not None  # online rankings are over bucketed windows
+        super().__init__([feature.window])
         self.part = feature.key if isinstance(feature.key, TimePart) else None
 
     def update(self, us: int, kind: Any) -> None:
@@ -836,13 +831,12 @@ class Catalog:
             return None
         bucket = window.bucket_seconds
         group = GROUP + f"{bucket}s"
-        spans = 3_600 if part.part == "hour" else 86_400
         held = self.windows.get(group)
         return (
             group
             if held is not None
             and bucket
-            and spans % bucket == 0
+            and part.span_s % bucket == 0
             and not window.offset_seconds
             and max(w.seconds + w.offset_seconds for w in held) >= window.seconds
             and any(not types for key, _, types in self.counted.values() if key == group)

@@ -178,28 +178,16 @@ class Sessions:
         """Each session feature at ``cutoff_us``."""
         sessions = self.summaries(cutoff_us)
         out: dict[str, float | int | None] = {}
-        inside: dict[str | None, list[Summary]] = {}  # the features share windows and columns
-        columns: dict[tuple[str | None, str], list[float]] = {}
+        tables: dict[str | None, _Table] = {}  # the features share windows and their columns
         for feature in self.features:
             window = feature.window
             name = window.name if window else None
-            if name not in inside:
+            if name not in tables:
                 begin, end = window.bounds(cutoff_us) if window else (None, cutoff_us)
-                inside[name] = [
-                    s for s in sessions if (begin is None or s[START] >= begin) and s[START] < end
-                ]
-            held = inside[name]
-
-            def column(
-                wanted: str, held: list[Summary] = held, name: str | None = name
-            ) -> list[float]:
-                key = (name, wanted)
-                if key not in columns:
-                    found = map(COLUMNS[wanted], held)
-                    columns[key] = [v for v in found if v is not None]
-                return columns[key]
-
-            out[feature.name] = _aggregate(feature, held, column)
+                tables[name] = _Table(
+                    [s for s in sessions if (begin is None or s[START] >= begin) and s[START] < end]
+                )
+            out[feature.name] = _aggregate(feature, tables[name])
         return out
 
     def dump(self) -> list[Any]:
@@ -314,22 +302,33 @@ def _sum_up(
     return last, visit, current
 
 
-def _aggregate(
-    feature: SessionAggregate, sessions: list[Summary], column: Callable[[str], list[float]]
-) -> float | int | None:
-    """``feature`` over ``sessions``; ``column(name)`` gives the sessions' values of a column
-    (the missing ones left out)."""
+class _Table:
+    """Sessions with their columns' values, each computed once (the missing ones left out)."""
+
+    def __init__(self, sessions: list[Summary]):
+        self.sessions = sessions
+        self.columns: dict[str, list[float]] = {}
+
+    def column(self, name: str) -> list[float]:
+        if name not in self.columns:
+            found = map(COLUMNS[name], self.sessions)
+            self.columns[name] = [v for v in found if v is not None]
+        return self.columns[name]
+
+
+def _aggregate(feature: SessionAggregate, table: _Table) -> float | int | None:
+    """``feature`` over the sessions of ``table``."""
     if feature.how == "count":
-        return len(sessions)
-    if not sessions:
+        return len(table.sessions)
+    if not table.sessions:
         return 0 if feature.how == "sum" else None
     assert feature.column is not None
-    values = column(feature.column)
+    values = table.column(feature.column)
     if feature.how == "sum":
         return sum(values)
     if feature.how == "per":
         assert feature.per is not None
-        per = sum(column(feature.per))
+        per = sum(table.column(feature.per))
         return sum(values) / per if per and values else None
     if not values:
         return None
