@@ -198,6 +198,10 @@ class OnlineSettings(_Section):
     namespace: str = "intentflow"
     """Prefix of every Redis key, so that several deployments can share a server."""
 
+    cache_people: int = 20_000
+    """The Redis backend keeps this many of the people it last wrote decoded in the processor,
+    read again only when another processor changed them (0: none)."""
+
 
 class StreamSettings(_Section):
     """The stream processor: online features, intent scores and trending as events arrive."""

@@ -758,8 +758,11 @@ class Catalog:
                 if f.window not in held:
                     held.append(f.window)
                 self.counted[f.name] = (key, f.window.name, f.types)
-        self.sums = [(name, window, types) for name, (_, window, types) in self.counted.items()]
-        """The grouped counts as :meth:`OnlinePerson.values` reads them."""
+        self.sums: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        """The grouped counts as :meth:`OnlinePerson.values` reads them: by window's name, each
+        count's name and types."""
+        for name, (_, window, types) in self.counted.items():
+            self.sums.setdefault(window, []).append((name, types))
         self.read_from = {
             key: group
             for key, (first, *_) in self.rankings.items()
@@ -774,7 +777,8 @@ class Catalog:
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
         self.keys = keys
-        self._routes: dict[str, list[Step]] = {}
+        self.routes: dict[str, list[Step]] = {}
+        """Each event type's :meth:`route`, once asked for."""
 
     _cache: dict[tuple[object, ...], Catalog] = {}
 
@@ -790,7 +794,7 @@ class Catalog:
 
     def route(self, kind: str) -> list[Step]:
         """How an event of type ``kind`` reaches each state it updates."""
-        route = self._routes.get(kind)
+        route = self.routes.get(kind)
         if route is None:
             route = [
                 _step(f)
@@ -809,7 +813,7 @@ class Catalog:
                 if not first.types or kind in first.types:
                     column = None if isinstance(first.key, TimePart) else first.key
                     route.append((key, column, False))
-            self._routes[kind] = route
+            self.routes[kind] = route
         return route
 
     def state(self, key: str) -> State:
@@ -961,11 +965,13 @@ class OnlinePerson:
         """Take in one event: a mapping with ``type``, ``us`` (epoch microseconds) and the
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
-        states = self.states
-        for key, column, zero in self.catalog.route(str(event["type"])):
+        states, catalog = self.states, self.catalog
+        kind = event["type"]
+        route = catalog.routes.get(kind) or catalog.route(str(kind))
+        for key, column, zero in route:
             if column is None:
                 carried: Any = 1
-            elif column == EVENT:
+            elif column is EVENT:
                 carried = event
             else:
                 carried = event.get(column)
@@ -977,7 +983,7 @@ class OnlinePerson:
                     carried = float(carried)
             state = states.get(key)
             if state is None:
-                state = states[key] = self.catalog.state(key)
+                state = states[key] = catalog.state(key)
             state.update(us, carried)
 
     def dump(self) -> list[Any]:
@@ -1028,13 +1034,16 @@ class OnlinePerson:
             if isinstance(found, WindowCounts):
                 first = catalog.rankings[key][0]
                 _rank_into(out, catalog.rankings[key], found.by_part(first, cutoff_us))
-        for name, window, types in catalog.sums:
+        for window, named in catalog.sums.items():
             held = counts.get(window)
-            if held:
+            if not held:
+                continue
+            get = held.get
+            for name, types in named:
                 if len(types) == 1:
-                    out[name] = held.get(types[0], 0)
+                    out[name] = get(types[0], 0)
                 else:
-                    out[name] = sum([held.get(t, 0) for t in types] if types else held.values())
+                    out[name] = sum([get(t, 0) for t in types] if types else held.values())
         for name, numerator, denominator in catalog.ratios:
             top, bottom = out[numerator], out[denominator]
             out[name] = None if not bottom or top is None else top / bottom

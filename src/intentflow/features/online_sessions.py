@@ -152,13 +152,16 @@ class Sessions:
             self._forget(min(w.bounds(cutoff_us)[0] for w in self.windows))
         if not self.held:
             return list(self.sessions.values())
-        touched: dict[int, Summary] = {}
-        view = _CopyOnWrite(self.sessions, touched)
         held = [e for e in self.held if e[0] < cutoff_us]
-        _sum_up(view, held, (self.last, self.visit, self.current), self.gap_us)
-        return [touched.get(k, s) for k, s in self.sessions.items()] + [
-            s for k, s in touched.items() if k not in self.sessions
-        ]
+        # the sessions the held events can reach, copied: the current one, the current visit's
+        # and those of their tracker ids (a later visit is a new session)
+        work = dict(self.sessions)
+        for key in {self.current, -self.visit, *(e[2] for e in held)}:
+            found = work.get(key)  # type: ignore[arg-type]
+            if found is not None:
+                work[key] = list(found)  # type: ignore[index]
+        _sum_up(work, held, (self.last, self.visit, self.current), self.gap_us)
+        return list(work.values())
 
     def _forget(self, start_us: int) -> None:
         """Drop the sessions that started before ``start_us`` and ended before it too (a
@@ -240,26 +243,6 @@ class Sessions:
 
 def _time(held: Held) -> int:
     return held[0]
-
-
-class _CopyOnWrite(dict[int, Summary]):
-    """The summaries, with those a read changes copied into ``touched``."""
-
-    def __init__(self, sessions: dict[int, Summary], touched: dict[int, Summary]):
-        super().__init__()
-        self.sessions, self.touched = sessions, touched
-
-    def get(self, key: int, default: Any = None) -> Any:
-        if key in self.touched:
-            return self.touched[key]
-        held = self.sessions.get(key)
-        if held is None:
-            return default
-        self.touched[key] = list(held)
-        return self.touched[key]
-
-    def __setitem__(self, key: int, value: Summary) -> None:
-        self.touched[key] = value
 
 
 Cursor = tuple[int | None, int, int | None]

@@ -23,6 +23,7 @@ def open_store(settings: Settings, catalog: Catalog | None = None) -> StateStore
             catalog,
             namespace=settings.online.namespace,
             ttl_s=settings.online.ttl_s,
+            cache_people=settings.online.cache_people,
         )
     from intentflow.state.memory import MemoryStore
 

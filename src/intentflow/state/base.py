@@ -6,7 +6,8 @@ their events and writes them back; so a put replaces a person whole. With the pe
 the positions its source has reached (a Kafka partition's offset, the log's position), in one
 atomic step: after a crash the processor skips what the state already holds, so no event counts
 twice even when the source delivers it again. A person not written for
-``ttl_s`` seconds is forgotten. The encoding is the person's flat state list in msgpack: small
+``ttl_s`` seconds is forgotten. A state handed to a put belongs to the store: read it again to
+change it. The encoding is the person's flat state list in msgpack: small
 integers and values, no names (features are numbered by the catalog).
 """
 

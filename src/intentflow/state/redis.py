@@ -11,32 +11,80 @@ positions they include and the trending they fed change together. One call inste
 per person and increment keeps the client's packing and parsing, which dominated the write, to
 a minimum. Keys are namespaced, so deployments share a server without meeting. The scripts touch
 keys of several people: one Redis server (or a primary with replicas), not Redis Cluster.
+
+A state is stored as :mod:`~intentflow.state.codec` encodes it: zstd against a dictionary of the
+deployment's own states, kept at ``{namespace}:dictionary:{catalog version}``. A store keeps the
+last ``cache_people`` people it wrote, decoded, with the SHA-1 of what it wrote; a read (the script
+:data:`READ`) sends those hashes and the server answers "as you wrote it" for each person whose
+value is still that, so the processor that owns a partition decodes its people only when another
+wrote them meanwhile (after a rebalance). A state written elsewhere, expired or deleted is never
+read from the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
 import redis
+import zstandard
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, OnlinePerson
-from intentflow.state.base import Ranked, StateStore, StoreStats, TrendingStore, decode, encode
+from intentflow.state.base import Ranked, StateStore, StoreStats, TrendingStore
+from intentflow.state.codec import Codec, Shelf
 from intentflow.stream.trending import Hit
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = (ValueError, TypeError, IndexError, KeyError, msgspec.DecodeError, zstandard.ZstdError)
+"""What decoding a damaged state (or one whose dictionary is gone) raises."""
+
+CACHE_PEOPLE = 20_000
+"""People a store keeps decoded after writing them (see :class:`RedisStore`)."""
 
 
 class RedisStore(StateStore):
     """People's online state in Redis (see the module's doc)."""
 
-    def __init__(self, url: str, catalog: Catalog, *, namespace: str, ttl_s: float):
+    def __init__(
+        self,
+        url: str,
+        catalog: Catalog,
+        *,
+        namespace: str,
+        ttl_s: float,
+        cache_people: int = CACHE_PEOPLE,
+    ):
         self.catalog = catalog
         self.client = redis.Redis.from_url(url)
         self.prefix = f"{namespace}:p:{catalog.version}:"
         self.positions_key = f"{namespace}:positions"
         self.ttl_ms = int(ttl_s * 1000)
+        self.cache_people = cache_people
         self._script = self.client.register_script(WRITE)
+        self._read = self.client.register_script(READ)
+        self.namespace = namespace
+        self.unreadable = 0
+        """States that could not be decoded (and were read as absent)."""
+        self._held: OrderedDict[str, tuple[str, OnlinePerson]] = OrderedDict()
+        """The people last written, decoded, with the hash of what was written."""
+        self.codec = Codec(catalog, Shelf(self._stored, self._offer))
+
+    def _shelved(self, name: str) -> str:
+        return f"{self.namespace}:{name}"
+
+    def _stored(self, name: str) -> bytes | None:
+        return self.client.get(self._shelved(name))  # type: ignore[return-value]
+
+    def _offer(self, name: str, data: bytes) -> bytes:
+        key = self._shelved(name)
+        self.client.set(key, data, nx=True)
+        return self.client.get(key)  # type: ignore[return-value]
 
     def _key(self, person: str) -> str:
         return self.prefix + person
@@ -44,12 +92,23 @@ class RedisStore(StateStore):
     def get_many(self, people: Sequence[str]) -> dict[str, OnlinePerson]:
         if not people:
             return {}
-        values: list[bytes | None] = self.client.mget([self._key(p) for p in people])  # type: ignore[assignment]
-        return {
-            person: decode(self.catalog, value)
-            for person, value in zip(people, values, strict=True)
-            if value is not None
-        }
+        # a cached person is handed out and forgotten until written back: a batch that fails
+        # after changing it must not find the change on its next read
+        held = [self._held.pop(p, None) for p in people]
+        values: list[bytes | None] = self._read(
+            keys=[self._key(p) for p in people], args=[h[0] if h else "" for h in held]
+        )
+        out = {}
+        for person, value, cached in zip(people, values, held, strict=True):
+            if value == b"" and cached:
+                out[person] = cached[1]
+            elif value:
+                try:
+                    out[person] = self.codec.decode(value)
+                except UNREADABLE as exc:  # the person starts afresh, the stream goes on
+                    self.unreadable += 1
+                    log.error("cannot read the state of %r, starting it afresh: %s", person, exc)
+        return out
 
     def put_many(
         self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
@@ -76,10 +135,21 @@ class RedisStore(StateStore):
         if not people and not positions and not increments:
             return
         flat = [str(x) for pair in positions.items() for x in pair]  # offsets may pass 2**64
-        self._script(
-            keys=[self.positions_key, *(self._key(p) for p in people)],
-            args=[self.ttl_ms, _pack(flat), increments, *(encode(s) for s in people.values())],
+        encoded = [self.codec.encode(state) for state in people.values()]
+        found = self._script(
+            keys=[self.positions_key, self._shelved(self.codec.name), *map(self._key, people)],
+            args=[self.ttl_ms, _pack(flat), increments, *encoded],
         )
+        if not found and self.codec.dictionary is not None:
+            log.warning("the states' dictionary was gone from Redis: stored again")
+            self.codec.restore()
+        if self.cache_people:
+            held = self._held
+            for (person, state), data in zip(people.items(), encoded, strict=True):
+                held[person] = (hashlib.sha1(data).hexdigest(), state)
+                held.move_to_end(person)
+            while len(held) > self.cache_people:
+                held.popitem(last=False)
 
     def positions(self) -> dict[str, int]:
         stored: dict[bytes, bytes] = self.client.hgetall(self.positions_key)  # type: ignore[assignment]
@@ -88,6 +158,8 @@ class RedisStore(StateStore):
     def delete(self, people: Sequence[str]) -> None:
         if people:
             self.client.delete(*(self._key(p) for p in people))
+            for person in people:
+                self._held.pop(person, None)
 
     def stats(self) -> StoreStats:
         people = size = 0
@@ -120,15 +192,31 @@ end
 WRITE = (
     _APPLY_INCREMENTS
     + """
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 2], 'PX', ARGV[1]) end
+local dictionary = redis.call('TOUCH', KEYS[2])
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
 local positions = cmsgpack.unpack(ARGV[2])
 for i = 1, #positions, 2 do redis.call('HSET', KEYS[1], positions[i], positions[i + 1]) end
 increments(ARGV[3])
+return dictionary
 """
 )
-"""Write a batch in one atomic step (KEYS: the positions hash, the people's keys; ARGV: the TTL
-in ms, the positions as packed ``[partition, offset, ...]`` text, the packed trending
-increments or nothing, the people's states)."""
+"""Write a batch in one atomic step (KEYS: the positions hash, the states' dictionary, the
+people's keys; ARGV: the TTL in ms, the positions as packed ``[partition, offset, ...]`` text,
+the packed trending increments or nothing, the people's states). The dictionary is touched:
+under an eviction policy, it stays a recently used key; the script returns 0 when it is gone
+(the client stores its own again)."""
+
+READ = """
+local out = {}
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and ARGV[i] ~= '' and redis.sha1hex(v) == ARGV[i] then v = '' end
+  out[i] = v
+end
+return out
+"""
+"""Read people (KEYS), each as nothing when absent, as an empty string when it is what the
+client last wrote (ARGV: the SHA-1 of what it wrote, or an empty string), else as stored."""
 
 INCREMENT = _APPLY_INCREMENTS + "increments(ARGV[1])\n"
 """Add packed trending increments (ARGV: ``[key, expiry ms, n, member, weight, ...]``)."""
