@@ -99,7 +99,7 @@ def pandas_features(
     rankings: dict[str, pd.DataFrame] = {}
     for feature in features:
         if isinstance(feature, SessionAggregate):
-            values[feature.name] = _session_aggregate(feature, sessions, cutoff_us)
+            values[feature.name] = _session_aggregate(feature, sessions, cutoff_us, gap_s)
         elif isinstance(feature, Ranked):
             if feature.ranking not in rankings:
                 rankings[feature.ranking] = _ranking(feature, ev, cutoff_us)
@@ -187,6 +187,9 @@ def _sessions(ev: pd.DataFrame) -> pd.DataFrame:
     )
     sessions["dwell_s"] = grouped["dwell_s"].sum(min_count=1)
     sessions["duration_s"] = (sessions["end_us"] - sessions["start_us"]) / float(MICROS)
+    sessions["minutes"] = ((sessions["end_us"] - sessions["start_us"]) / (60.0 * MICROS)).clip(
+        lower=1.0
+    )
     sessions["views"] = sessions["page_views"] + sessions["product_views"]
     sessions["bounced"] = (sessions["events"] == 1).astype("int64")
     sessions["abandoned"] = ((sessions["add_to_carts"] > 0) & (sessions["purchases"] == 0)).astype(
@@ -233,11 +236,14 @@ def _event_aggregate(feature: Feature, ev: pd.DataFrame, cutoff_us: int) -> pd.S
 
 
 def _session_aggregate(
-    feature: SessionAggregate, sessions: pd.DataFrame, cutoff_us: int
+    feature: SessionAggregate, sessions: pd.DataFrame, cutoff_us: int, gap_s: int
 ) -> pd.Series:
-    """An aggregate over the person's sessions that started in the window."""
+    """An aggregate over the person's sessions that started in the window (or, ``current``,
+    that are open at the cutoff)."""
     inside = pd.Series(True, index=sessions.index)
-    if feature.window is not None:
+    if feature.current:
+        inside &= sessions["end_us"] >= cutoff_us - gap_s * MICROS
+    elif feature.window is not None:
         start, end = feature.window.bounds(cutoff_us)
         inside &= (sessions["start_us"] >= start) & (sessions["start_us"] < end)
     by = sessions["pid"]

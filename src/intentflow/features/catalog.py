@@ -187,15 +187,17 @@ def _sessions() -> list[Feature]:
         column: str | None = None,
         per: str | None = None,
         dtype: Dtype = "double",
+        current: bool = False,
     ) -> SessionAggregate:
         return SessionAggregate(
             name=name,
             description=description,
-            window=window,
+            window=None if current else window,
             how=how,
             column=column,
             per=per,
             value_dtype=dtype,
+            current=current,
         )
 
     return [
@@ -233,6 +235,53 @@ def _sessions() -> list[Feature]:
             "per",
             "dwell_s",
             "dwelled",
+        ),
+        # the visit going on at the cutoff (none: 0, or empty for the mean and the rate)
+        agg(
+            "current_session_events",
+            "events in the session going on (its last event at most the session gap ago)",
+            "sum",
+            "events",
+            dtype="int",
+            current=True,
+        ),
+        agg(
+            "current_session_seconds",
+            "duration of the session going on so far, seconds",
+            "sum",
+            "duration_s",
+            current=True,
+        ),
+        agg(
+            "current_session_views",
+            "page and product views in the session going on",
+            "sum",
+            "views",
+            dtype="int",
+            current=True,
+        ),
+        agg(
+            "current_session_abandoned_cart",
+            "1 when the session going on has an add-to-cart and no purchase",
+            "sum",
+            "abandoned",
+            dtype="int",
+            current=True,
+        ),
+        agg(
+            "current_session_max_scroll",
+            "deepest scroll in the session going on, percent",
+            "mean",
+            "max_scroll",
+            current=True,
+        ),
+        agg(
+            "session_activity_score",
+            "events per minute in the session going on (a session under a minute counts one)",
+            "per",
+            "events",
+            "minutes",
+            current=True,
         ),
     ]
 

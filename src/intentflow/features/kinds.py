@@ -212,11 +212,14 @@ class SessionAggregate(Feature):
     """An aggregate over the person's sessions that started in the window (a column of the
     sessions table, see :data:`intentflow.features.query.SESSION_COLUMNS`): how many sessions
     (``count``), the ``sum``, ``mean`` or ``median`` of ``column`` (sessions without a value
-    left out), or the sum of ``column`` per sum of ``per`` (``per``; empty when that is 0)."""
+    left out), or the sum of ``column`` per sum of ``per`` (``per``; empty when that is 0).
+    With ``current``, over the sessions still open at the cutoff instead: those whose last event
+    is at most the session gap before it (the visit going on now), whenever they started."""
 
     how: SessionHow
     column: str | None = None
     per: str | None = None
+    current: bool = False
     value_dtype: Dtype = "double"
     stage: ClassVar[Stage] = "sessions"
 
@@ -226,7 +229,10 @@ class SessionAggregate(Feature):
         return self.value_dtype
 
     def sql(self, cutoff_us: int) -> str:
-        inside = self.window.condition(cutoff_us, "start_us") if self.window else "TRUE"
+        if self.current:
+            inside = "is_open = 1"
+        else:
+            inside = self.window.condition(cutoff_us, "start_us") if self.window else "TRUE"
         if self.how == "count":
             return f"SUM(CASE WHEN {inside} THEN 1 ELSE 0 END)"
         if self.how == "sum":

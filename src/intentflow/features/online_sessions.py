@@ -60,6 +60,7 @@ Held = tuple[int, int, int | None, int | float | None]
 
 COLUMNS: Final[dict[str, Callable[[Summary], float | int | None]]] = {
     "duration_s": lambda s: (s[END] - s[START]) / MICROS,
+    "minutes": lambda s: max((s[END] - s[START]) / (60 * MICROS), 1.0),
     "events": lambda s: s[EVENTS],
     "views": lambda s: s[VIEWS],
     "bounced": lambda s: int(s[EVENTS] == 1),
@@ -101,9 +102,11 @@ class Sessions:
         self.features = list(features)
         self.gap_us = gap_s * MICROS
         self.slack_us = int(slack_s * MICROS)
-        windows = {f.window for f in self.features}
+        windows = {f.window for f in self.features if not f.current}
         self.windows: list[Window] | None = None if None in windows else list(windows)  # type: ignore[arg-type]
         """The features' windows (None: one reads every session, none is forgotten)."""
+        self.open_only = any(f.current for f in self.features)
+        """Whether some features read the sessions open at the cutoff."""
         self.held: list[Held] = []
         """The latest on-site events, in time order, not summed up yet."""
         self.sessions: dict[int, Summary] = {}
@@ -149,7 +152,10 @@ class Sessions:
     def summaries(self, cutoff_us: int) -> list[Summary]:
         """Every session held at ``cutoff_us`` (the events held whole added to copies)."""
         if self.windows is not None:
-            self._forget(min(w.bounds(cutoff_us)[0] for w in self.windows))
+            starts = [w.bounds(cutoff_us)[0] for w in self.windows]
+            if self.open_only:
+                starts.append(cutoff_us - self.gap_us)
+            self._forget(min(starts))
         if not self.held:
             return list(self.sessions.values())
         held = [e for e in self.held if e[0] < cutoff_us]
@@ -181,16 +187,25 @@ class Sessions:
         """Each session feature at ``cutoff_us``."""
         sessions = self.summaries(cutoff_us)
         out: dict[str, float | int | None] = {}
-        tables: dict[str | None, _Table] = {}  # the features share windows and their columns
+        tables: dict[Window | bool | None, _Table] = {}  # features share sessions and columns
         for feature in self.features:
-            window = feature.window
-            name = window.name if window else None
-            if name not in tables:
-                begin, end = window.bounds(cutoff_us) if window else (None, cutoff_us)
-                tables[name] = _Table(
-                    [s for s in sessions if (begin is None or s[START] >= begin) and s[START] < end]
-                )
-            out[feature.name] = _aggregate(feature, tables[name])
+            window = True if feature.current else feature.window
+            table = tables.get(window)
+            if table is None:
+                if window is True:  # open at the cutoff: ended at most the gap before it
+                    ended = cutoff_us - self.gap_us
+                    table = _Table([s for s in sessions if s[END] >= ended])
+                else:
+                    begin, end = window.bounds(cutoff_us) if window else (None, cutoff_us)
+                    table = _Table(
+                        [
+                            s
+                            for s in sessions
+                            if (begin is None or s[START] >= begin) and s[START] < end
+                        ]
+                    )
+                tables[window] = table
+            out[feature.name] = _aggregate(feature, table)
         return out
 
     def dump(self) -> list[Any]:

@@ -51,6 +51,7 @@ SESSION_COLUMNS: Final = {
     "start_us": ("MIN(us)", "BIGINT"),
     "end_us": ("MAX(us)", "BIGINT"),
     "duration_s": (f"CAST(MAX(us) - MIN(us) AS DOUBLE) / {float(MICROS)}", "DOUBLE"),
+    "minutes": (f"GREATEST(CAST(MAX(us) - MIN(us) AS DOUBLE) / {60.0 * MICROS}, 1.0)", "DOUBLE"),
     "events": ("COUNT(*)", "BIGINT"),
     "page_views": ("SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END)", "BIGINT"),
     "product_views": ("SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END)", "BIGINT"),
@@ -77,7 +78,9 @@ SESSION_COLUMNS: Final = {
     "channel": ("ARG_MIN(channel, seq)", "VARCHAR"),
     "device": ("ARG_MIN(device, CASE WHEN device IS NOT NULL THEN seq END)", "VARCHAR"),
 }
-"""The sessions table: its columns and how each is computed from the session's events."""
+"""The sessions table: its columns and how each is computed from the session's events (``minutes``
+counts a session shorter than a minute as one). With them, ``is_open``: 1 when the session's last
+event is at most the session gap before the cutoff (an event at the cutoff would continue it)."""
 
 
 DESCRIPTIVE: Final = ("entry_page", "exit_page", "channel", "device")
@@ -96,6 +99,7 @@ def _prepared(cutoff_us: int, gap_s: int, *, describe: bool) -> list[tuple[str, 
     columns = {
         name: spec for name, spec in SESSION_COLUMNS.items() if describe or name not in DESCRIPTIVE
     }
+    columns["is_open"] = (f"CASE WHEN MAX(us) >= {cutoff_us - gap} THEN 1 ELSE 0 END", "BIGINT")
     kept = "message_id, type, session_id, us, item_id, category, revenue, depth_percent"
     if describe:
         kept += ", channel, page_url, user_agent"

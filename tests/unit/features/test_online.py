@@ -164,11 +164,14 @@ def test_session_features_equal_batch_with_events_late_within_the_slack(
     features = online_features()
     catalog = Catalog.of(features, slack_s=600)
     sessions = [f.name for f in features if isinstance(f, SessionAggregate)]
-    assert len(sessions) == 8
+    assert len(sessions) == 14
     people: dict[str, OnlinePerson] = {}
-    compared = 0
-    for share in (0.3, 0.7, 1.0):
-        cutoff_us = first + int(share * (last + 1 - first))
+    compared = going_on = 0
+    times = sorted(r["us"] for r in rows)
+    # cutoffs anywhere, and half a minute after busy moments, when many visits go on
+    cutoffs = [first + int(share * (last + 1 - first)) for share in (0.3, 0.7, 1.0)]
+    cutoffs += [times[len(times) * k // 5] + 30 * MICROS for k in (1, 2, 4)]
+    for cutoff_us in sorted(cutoffs):
         while arrival and arrival[0]["us"] < cutoff_us:
             row = arrival.pop(0)
             people.setdefault(row["person"], OnlinePerson(catalog)).update(row)
@@ -178,7 +181,10 @@ def test_session_features_equal_batch_with_events_late_within_the_slack(
             people.setdefault(row["person"], OnlinePerson(catalog)).update(row)
         cutoff = datetime.fromtimestamp(cutoff_us / MICROS, UTC)
         compared += _compare(lake, people, cutoff, [f.name for f in features])
+        now = [p.values(cutoff_us) for p in people.values()]
+        going_on += sum((v["current_session_events"] or 0) > 1 for v in now)
     assert len(people) >= 30 and compared > 60 * len(features)
+    assert going_on > 5  # visits going on at the cutoffs are among those compared
     final = [person.values(last + 1) for person in people.values()]
     assert sum(v["mean_dwell_seconds_30d"] is not None for v in final) > 20
     assert sum((v["sessions_30d"] or 0) > 1 for v in final) > 10

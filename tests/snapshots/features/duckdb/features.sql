@@ -97,6 +97,7 @@ WITH raw AS (
     CAST(MIN(us) AS BIGINT) AS start_us,
     CAST(MAX(us) AS BIGINT) AS end_us,
     CAST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 1000000.0 AS DOUBLE) AS duration_s,
+    CAST(GREATEST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 60000000.0, 1.0) AS DOUBLE) AS minutes,
     CAST(COUNT(*) AS BIGINT) AS events,
     CAST(SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END) AS BIGINT) AS page_views,
     CAST(SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END) AS BIGINT) AS product_views,
@@ -115,7 +116,8 @@ WITH raw AS (
     CAST(MAX(depth_percent) AS DOUBLE) AS max_scroll,
     CAST(AVG(depth_percent) AS DOUBLE) AS mean_scroll,
     CAST(SUM(dwell_s) AS DOUBLE) AS dwell_s,
-    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled
+    CAST(COUNT(dwell_s) AS BIGINT) AS dwelled,
+    CAST(CASE WHEN MAX(us) >= 1767612600000000 THEN 1 ELSE 0 END AS BIGINT) AS is_open
   FROM ev
   WHERE
     NOT session IS NULL
@@ -234,7 +236,13 @@ WITH raw AS (
     AVG(CASE WHEN start_us >= 1765026000000000 THEN max_scroll END) AS mean_scroll_depth_30d,
     AVG(CASE WHEN start_us >= 1765026000000000 THEN bounced END) AS bounce_rate_30d,
     AVG(CASE WHEN start_us >= 1765026000000000 THEN views END) AS pages_per_session_30d,
-    SUM(CASE WHEN start_us >= 1765026000000000 THEN dwell_s END) / NULLIF(SUM(CASE WHEN start_us >= 1765026000000000 THEN dwelled END), 0) AS mean_dwell_seconds_30d
+    SUM(CASE WHEN start_us >= 1765026000000000 THEN dwell_s END) / NULLIF(SUM(CASE WHEN start_us >= 1765026000000000 THEN dwelled END), 0) AS mean_dwell_seconds_30d,
+    SUM(CASE WHEN is_open = 1 THEN events ELSE 0 END) AS current_session_events,
+    SUM(CASE WHEN is_open = 1 THEN duration_s ELSE 0 END) AS current_session_seconds,
+    SUM(CASE WHEN is_open = 1 THEN views ELSE 0 END) AS current_session_views,
+    SUM(CASE WHEN is_open = 1 THEN abandoned ELSE 0 END) AS current_session_abandoned_cart,
+    AVG(CASE WHEN is_open = 1 THEN max_scroll END) AS current_session_max_scroll,
+    SUM(CASE WHEN is_open = 1 THEN events END) / NULLIF(SUM(CASE WHEN is_open = 1 THEN minutes END), 0) AS session_activity_score
   FROM sessions
   GROUP BY
     person
@@ -399,6 +407,12 @@ WITH raw AS (
     by_sessions.bounce_rate_30d,
     by_sessions.pages_per_session_30d,
     by_sessions.mean_dwell_seconds_30d,
+    by_sessions.current_session_events,
+    by_sessions.current_session_seconds,
+    by_sessions.current_session_views,
+    by_sessions.current_session_abandoned_cart,
+    by_sessions.current_session_max_scroll,
+    by_sessions.session_activity_score,
     by_rank_bcd01f17.preferred_hour,
     by_rank_3298d1b2.preferred_weekday,
     by_rank_a3db5976.top_category_1,
@@ -539,6 +553,12 @@ SELECT
   CAST(derived.bounce_rate_30d AS DOUBLE) AS bounce_rate_30d,
   CAST(derived.pages_per_session_30d AS DOUBLE) AS pages_per_session_30d,
   CAST(derived.mean_dwell_seconds_30d AS DOUBLE) AS mean_dwell_seconds_30d,
+  CAST(derived.current_session_events AS BIGINT) AS current_session_events,
+  CAST(derived.current_session_seconds AS DOUBLE) AS current_session_seconds,
+  CAST(derived.current_session_views AS BIGINT) AS current_session_views,
+  CAST(derived.current_session_abandoned_cart AS BIGINT) AS current_session_abandoned_cart,
+  CAST(derived.current_session_max_scroll AS DOUBLE) AS current_session_max_scroll,
+  CAST(derived.session_activity_score AS DOUBLE) AS session_activity_score,
   CAST(derived.preferred_hour AS BIGINT) AS preferred_hour,
   CAST(derived.preferred_weekday AS BIGINT) AS preferred_weekday,
   CAST(derived.days_since_first_seen AS DOUBLE) AS days_since_first_seen,

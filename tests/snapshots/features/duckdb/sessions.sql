@@ -118,6 +118,7 @@ WITH raw AS (
     CAST(MIN(us) AS BIGINT) AS start_us,
     CAST(MAX(us) AS BIGINT) AS end_us,
     CAST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 1000000.0 AS DOUBLE) AS duration_s,
+    CAST(GREATEST(CAST(MAX(us) - MIN(us) AS DOUBLE) / 60000000.0, 1.0) AS DOUBLE) AS minutes,
     CAST(COUNT(*) AS BIGINT) AS events,
     CAST(SUM(CASE WHEN type = 'page_view' THEN 1 ELSE 0 END) AS BIGINT) AS page_views,
     CAST(SUM(CASE WHEN type = 'product_view' THEN 1 ELSE 0 END) AS BIGINT) AS product_views,
@@ -140,7 +141,8 @@ WITH raw AS (
     CAST(ARG_MIN(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS TEXT) AS entry_page,
     CAST(ARG_MAX(page_url, CASE WHEN NOT page_url IS NULL THEN seq END) AS TEXT) AS exit_page,
     CAST(ARG_MIN(channel, seq) AS TEXT) AS channel,
-    CAST(ARG_MIN(device, CASE WHEN NOT device IS NULL THEN seq END) AS TEXT) AS device
+    CAST(ARG_MIN(device, CASE WHEN NOT device IS NULL THEN seq END) AS TEXT) AS device,
+    CAST(CASE WHEN MAX(us) >= 1767612600000000 THEN 1 ELSE 0 END AS BIGINT) AS is_open
   FROM ev
   WHERE
     NOT session IS NULL
