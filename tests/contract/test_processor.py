@@ -217,3 +217,46 @@ def test_anonymous_people_and_unknown_items_are_kept_and_personless_events_only_
     assert person is not None and person.values(2 * MINUTE)["product_views_15m"] == 1
     assert store.get("ada") is None
     assert trending.top("15m", 1, 2 * MINUTE) == [("never-seen", pytest.approx(2.0, rel=0.1))]
+
+
+def _linked_stream() -> list[dict[str, Any]]:
+    """Browsing anonymously, logging in (an event with both ids), going on as the user, then
+    an event with the anonymous id alone (another tab, not logged in): all one person's."""
+    out = []
+    for i in range(12):
+        event = _view(f"m{i}", i, i * 30 * MICROS, item_id=f"sku-{i % 5}", category="shoes")
+        event["user_id"] = "ada" if 4 <= i < 11 else None
+        event["anonymous_id"] = "anon-7" if i < 5 or i == 11 else None
+        if i == 6:
+            event["type"] = "add_to_cart"
+        out.append(event)
+    return out
+
+
+def test_a_login_brings_the_anonymous_history_to_the_user(make_store: Any) -> None:
+    events = _linked_stream()
+    store = make_store()
+    first = Processor(store)
+    first.process(events[:3])  # before the login: an anonymous person
+    assert store.get("anon-7") is not None and store.aliases(["anon-7"]) == {}
+    first.process(events[3:8])  # the login, in a later batch
+    assert store.get("anon-7") is None and store.aliases(["anon-7"]) == {"anon-7": "ada"}
+    Processor(store).process(events[8:])  # a processor started afterwards follows the link
+    assert store.get("anon-7") is None
+    # as if every event had been ada's from the start, as the batch features count them
+    alone = make_store()
+    Processor(alone).process([{**e, "user_id": "ada", "anonymous_id": None} for e in events])
+    ada, twin = store.get("ada"), alone.get("ada")
+    assert ada is not None and twin is not None
+    at = 12 * 30 * MICROS
+    assert ada.values(at) == twin.values(at)
+    assert ada.values(at)["product_views_15m"] == 11
+
+
+def test_a_link_in_the_middle_of_a_batch_takes_its_earlier_events_too(make_store: Any) -> None:
+    events = _linked_stream()
+    store = make_store()
+    Processor(store).process(events)
+    assert store.get("anon-7") is None and set(store.aliases(["anon-7", "anon-8"])) == {"anon-7"}
+    person = store.get("ada")
+    assert person is not None and person.values(12 * 30 * MICROS)["events_15m"] == 12

@@ -66,6 +66,17 @@ def test_people_are_scored_within_seconds_of_their_events(tmp_path: Path) -> Non
     assert buyer["reasons"] and any("cart" in reason for reason in buyer["reasons"])
     scored_at = datetime.fromisoformat(buyer["scored_at"])
     assert abs(scored_at - datetime.now(UTC)) < timedelta(minutes=1)
+    # browsing anonymously, then logging in: the anonymous id answers with the user's score
+    views = [{**_event("anon-9", "product_view", n), "user_id": None} for n in range(2)]
+    for view in views:
+        view["anonymous_id"] = "anon-9"
+    login = {**_event("carol", "add_to_cart", 1), "anonymous_id": "anon-9"}
+    for batch in (views, [login]):
+        sent = httpx.post(f"{server.url}/v1/events", json={"events": batch}, auth=(WRITE_KEY, ""))
+        assert sent.status_code == 200
+        _intent(server, batch[-1]["user_id"] or "anon-9")
+    wait_until(lambda: _intent(server, "anon-9")["user_id"] == "carol", seconds=10)
+    assert _intent(server, "carol")["score"] >= _intent(server, "browser")["score"]
     assert server.terminate() == 0
 
 

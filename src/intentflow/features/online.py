@@ -80,6 +80,11 @@ class State(Protocol):
         """The feature at ``cutoff_us`` (from the events before it)."""
         ...
 
+    def merge(self, other: Any) -> None:
+        """Take in another person's state of the same feature, as if their events had been
+        this person's (an anonymous id's history, once linked to its user)."""
+        ...
+
     def dump(self) -> list[Any]:
         """The state as a flat list of numbers and values (for a compact encoding)."""
         ...
@@ -114,6 +119,9 @@ class Total:
     def update(self, us: int, value: Any) -> None:
         self.total += value
 
+    def merge(self, other: Total) -> None:
+        self.total += other.total
+
     def value(self, cutoff_us: int) -> Value:
         return int(self.total) if self.integer else float(self.total)
 
@@ -141,6 +149,10 @@ class ExactWindow:
         self.total += value
         if len(self.events) > HELD_MAX:
             self.total -= self.events.popleft()[1]
+
+    def merge(self, other: ExactWindow) -> None:
+        self.events = deque(sorted([*self.events, *other.events])[-HELD_MAX:])
+        self.total = sum(v for _, v in self.events)
 
     def value(self, cutoff_us: int) -> Value:
         start = _start(self.window, cutoff_us)
@@ -182,6 +194,11 @@ class BucketedWindow:
                 bisect.insort(self.keys, key)
             self.sums[key] = 0
         self.sums[key] += value
+
+    def merge(self, other: BucketedWindow) -> None:
+        for key, value in other.sums.items():
+            self.sums[key] = self.sums.get(key, 0) + value
+        self.keys = sorted(self.sums)
 
     def value(self, cutoff_us: int) -> Value:
         start, end = self.window.bounds(cutoff_us)
@@ -231,6 +248,14 @@ class DistinctValues:
                 self.latest = OrderedDict(sorted(self.latest.items(), key=lambda kv: kv[1]))
                 self.unordered = False
             self.latest.popitem(last=False)
+
+    def merge(self, other: DistinctValues) -> None:
+        latest = dict(self.latest)
+        for value, at in other.latest.items():
+            if at > latest.get(value, at - 1):
+                latest[value] = at
+        ordered = sorted(latest.items(), key=lambda kv: kv[1])[-HELD_MAX:]
+        self.latest, self.unordered = OrderedDict(ordered), False
 
     def value(self, cutoff_us: int) -> Value:
         if self.window is None:
@@ -389,7 +414,15 @@ class ExactCounts:
         kinds, at = _kinds_load(data)
         half = (len(data) - at) // 2
         times = _sums(data[at : at + half])
-        self.events = list(zip(times, (kinds[c] for c in data[at + half :]), strict=True))
+        self._hold(list(zip(times, (kinds[c] for c in data[at + half :]), strict=True)))
+
+    def merge(self, other: ExactCounts) -> None:
+        mine, theirs = self.events[self.first[0] :], other.events[other.first[0] :]
+        self._hold(sorted(mine + theirs, key=_time)[-HELD_MAX:])
+
+    def _hold(self, events: list[tuple[int, str]]) -> None:
+        """Hold ``events`` (in time order), none read yet."""
+        self.events = events
         self.seen = len(self.events)
         self.first = [0] * len(self.windows)
         self.starts = [None] * len(self.windows)
@@ -544,14 +577,28 @@ class WindowCounts:
         kinds, at = _kinds_load(data, self.typed)
         keys = _sums(data[at + 1 : at + 1 + data[at]])
         at += 1 + data[at]
-        self.keys, self.buckets = keys, {}
-        totals: dict[str, int] = {}
+        buckets = {}
         for key in keys:
             pairs = data[at + 1 : at + 1 + 2 * data[at]]
-            self.buckets[key] = {kinds[c]: n for c, n in zip(pairs[::2], pairs[1::2], strict=True)}
-            for kind, n in self.buckets[key].items():
-                totals[kind] = totals.get(kind, 0) + n
+            buckets[key] = {kinds[c]: n for c, n in zip(pairs[::2], pairs[1::2], strict=True)}
             at += 1 + 2 * data[at]
+        self._hold(buckets)
+
+    def merge(self, other: WindowCounts) -> None:
+        buckets = {key: dict(counts) for key, counts in self.buckets.items()}
+        for key, counts in other.buckets.items():
+            mine = buckets.setdefault(key, {})
+            for kind, n in counts.items():
+                mine[kind] = mine.get(kind, 0) + n
+        self._hold(buckets)
+
+    def _hold(self, buckets: dict[int, dict[Any, int]]) -> None:
+        """Hold ``buckets``, none read yet."""
+        self.keys, self.buckets = sorted(buckets), buckets
+        totals: dict[Any, int] = {}
+        for counts in buckets.values():
+            for kind, n in counts.items():
+                totals[kind] = totals.get(kind, 0) + n
         self.first = [0] * len(self.windows)
         self.starts = [None] * len(self.windows)
         self.totals = [{} if window.offset_seconds else dict(totals) for window in self.windows]
@@ -605,6 +652,10 @@ class Moment:
     def update(self, us: int, value: Any) -> None:
         if self.us is None or (us < self.us if self.first else us > self.us):
             self.us = us
+
+    def merge(self, other: Moment) -> None:
+        if other.us is not None:
+            self.update(other.us, 1)
 
     def value(self, cutoff_us: int) -> Value:
         return None if self.us is None else (cutoff_us - self.us) / DAY_US
@@ -985,6 +1036,17 @@ class OnlinePerson:
             if state is None:
                 state = states[key] = catalog.state(key)
             state.update(us, carried)
+
+    def absorb(self, other: OnlinePerson) -> None:
+        """Take in ``other``'s history, as if their events had been this person's: an anonymous
+        id's, once an event links it to this user (the batch features count it so too). The
+        intent score stays this person's until they are scored again."""
+        for key, state in other.states.items():
+            mine = self.states.get(key)
+            if mine is None:
+                self.states[key] = state
+            else:
+                mine.merge(state)
 
     def dump(self) -> list[Any]:
         """The person's states as one flat list: per state, its feature's number, its length and

@@ -136,9 +136,13 @@ class Sessions:
             self.held.append(held)
         else:
             self.held.insert(bisect.bisect_right(self.held, us, key=_time), held)
-        newest = self.held[-1][0] - self.slack_us
+        self._settle(self.held[-1][0] - self.slack_us)
+
+    def _settle(self, before_us: int) -> None:
+        """Sum up the events held from before ``before_us`` (and the oldest beyond
+        ``HELD_MAX``)."""
         done = max(0, len(self.held) - HELD_MAX)
-        while done < len(self.held) and self.held[done][0] < newest:
+        while done < len(self.held) and self.held[done][0] < before_us:
             done += 1
         if done:
             cursor = (self.last, self.visit, self.current)
@@ -148,6 +152,40 @@ class Sessions:
             del self.held[:done]
             while len(self.sessions) > HELD_MAX:
                 del self.sessions[next(iter(self.sessions))]
+
+    def merge(self, other: Sessions) -> None:
+        """Take in another id's sessions (an anonymous id's, once linked to this person), as if
+        their events had been this person's: each sums up what the slack no longer holds open,
+        the parts of one tracker session join, visits that meet within the session gap join,
+        and the events still held are held together. Exact when the two ids' visits follow each
+        other (browsing, then logging in); where they interleave, a view's dwell may end at the
+        other part's last event instead of its next later one."""
+        newest = max((s.held[-1][0] if s.held else s.last or 0) for s in (self, other))
+        for part in (self, other):
+            part._settle(newest - self.slack_us)
+        tracked: dict[int, Summary] = {}
+        visits: list[Summary] = []
+        for s in sorted([*self.sessions.values(), *other.sessions.values()], key=_started):
+            if s[KEY] >= 0:  # a tracker's session (ids are numbers from 0)
+                before = tracked.get(s[KEY])
+                tracked[s[KEY]] = list(s) if before is None else _joined(before, s)
+            elif visits and s[START] - visits[-1][END] <= self.gap_us:
+                visits[-1] = _joined(visits[-1], s)
+            else:
+                visits.append(list(s))
+        last = max((p.last for p in (self, other) if p.last is not None), default=None)
+        base = self.visit + other.visit
+        for number, s in enumerate(visits, start=base + 1):
+            s[KEY] = -number
+        self.visit = base + len(visits)
+        if visits and last is not None and last - visits[-1][END] > self.gap_us:
+            self.visit += 1  # the latest events had session ids, in a later visit
+        joined = sorted([*tracked.values(), *visits], key=_started)[-HELD_MAX:]
+        self.sessions = {s[KEY]: s for s in joined}
+        self.last = last
+        self.current = next((s[KEY] for s in reversed(joined) if s[END] == last), None)
+        self.held = sorted(self.held + other.held, key=_time)
+        self._settle(newest - self.slack_us)
 
     def summaries(self, cutoff_us: int) -> list[Summary]:
         """Every session held at ``cutoff_us`` (the events held whole added to copies)."""
@@ -258,6 +296,37 @@ class Sessions:
 
 def _time(held: Held) -> int:
     return held[0]
+
+
+def _started(summary: Summary) -> int:
+    return int(summary[START])
+
+
+def _joined(first: Summary, then: Summary) -> Summary:
+    """Two parts of one session (of two ids before they were linked) as one; ``first`` starts
+    no later than ``then``."""
+    out = list(first)
+    if out[VIEWED] is not None and then[START] > out[VIEWED]:  # their dwell ends where it starts
+        out[DWELL] += (then[START] - out[VIEWED]) * out[VIEWS_THEN]
+        out[DWELLED] += out[VIEWS_THEN]
+        out[VIEWED], out[VIEWS_THEN] = None, 0
+    out[END] = max(out[END], then[END])
+    out[EVENTS] += then[EVENTS]
+    out[VIEWS] += then[VIEWS]
+    out[FLAGS] |= then[FLAGS]
+    if then[SCROLL] is not None and (out[SCROLL] is None or then[SCROLL] > out[SCROLL]):
+        out[SCROLL] = then[SCROLL]
+    out[DWELL] += then[DWELL]
+    out[DWELLED] += then[DWELLED]
+    if then[VIEWED] is not None:
+        if out[VIEWED] is None or then[VIEWED] > out[VIEWED]:
+            out[VIEWED], out[VIEWS_THEN] = then[VIEWED], then[VIEWS_THEN]
+        elif then[VIEWED] == out[VIEWED]:
+            out[VIEWS_THEN] += then[VIEWS_THEN]
+        else:  # interleaved: they dwell until the later views, at most
+            out[DWELL] += (out[VIEWED] - then[VIEWED]) * then[VIEWS_THEN]
+            out[DWELLED] += then[VIEWS_THEN]
+    return out
 
 
 Cursor = tuple[int | None, int, int | None]

@@ -47,8 +47,12 @@ def store_of(request: Request) -> StateStore:
 )
 def intent(user_id: str, request: Request) -> dict[str, Any]:
     """The score, class (high intent or casual), top reasons and time of scoring, refreshed by
-    the stream processor within seconds of the person's events."""
-    person = store_of(request).get(user_id)
+    the stream processor within seconds of the person's events. An anonymous id linked to a
+    user answers with that user's score."""
+    store = store_of(request)
+    person = store.get(user_id)
+    if person is None and (linked := store.aliases([user_id]).get(user_id)) is not None:
+        person, user_id = store.get(linked), linked
     if person is None:
         raise HTTPException(
             404, f"no online state for {user_id!r}: no events seen yet, or idle past the TTL"

@@ -59,10 +59,21 @@ class StateStore(ABC):
 
     @abstractmethod
     def put_many(
-        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int] | None = None,
+        *,
+        links: Mapping[str, str] | None = None,
+        gone: Sequence[str] = (),
     ) -> None:
         """Store each person's state whole (their idle time starts again) and, in the same
-        atomic step, the source ``positions`` these states include."""
+        atomic step, the source ``positions`` these states include, the ``links`` of anonymous
+        ids to their users (kept as long as people are), and forget the people ``gone`` (the
+        anonymous ids whose history their user took in)."""
+
+    @abstractmethod
+    def aliases(self, ids: Sequence[str]) -> dict[str, str]:
+        """The user each of ``ids`` (anonymous ids) is linked to, for those that are."""
 
     @abstractmethod
     def positions(self) -> dict[str, int]:
@@ -82,12 +93,16 @@ class StateStore(ABC):
         positions: Mapping[str, int],
         trending: TrendingStore | None = None,
         hits: Sequence[Hit] = (),
+        *,
+        links: Mapping[str, str] | None = None,
+        gone: Sequence[str] = (),
     ) -> None:
-        """Write ``people`` and ``positions`` (:meth:`put_many`) and add the ``hits`` of the
-        same events to ``trending``: in one atomic step where the backends allow it (Redis, with
-        trending on the same server), else the hits right after (a crash between the two loses
-        them, never counts them twice; so does a failure to add them, which is logged)."""
-        self.put_many(people, positions)
+        """Write ``people``, ``positions``, ``links`` and ``gone`` (:meth:`put_many`) and add the
+        ``hits`` of the same events to ``trending``: in one atomic step where the backends allow
+        it (Redis, with trending on the same server), else the hits right after (a crash between
+        the two loses them, never counts them twice; so does a failure to add them, which is
+        logged)."""
+        self.put_many(people, positions, links=links, gone=gone)
         if trending is not None and hits:
             try:
                 trending.add(hits)

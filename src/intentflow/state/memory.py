@@ -38,6 +38,8 @@ class MemoryStore(StateStore):
         self.evicted = 0
         """People dropped for the cap (not for idling)."""
         self._positions: dict[str, int] = {}
+        self.links: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        """Anonymous ids with when they were last written and the user they are linked to."""
 
     def get_many(self, people: Sequence[str]) -> dict[str, OnlinePerson]:
         oldest = self.clock() - self.ttl_s
@@ -49,19 +51,36 @@ class MemoryStore(StateStore):
         return out
 
     def put_many(
-        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int] | None = None,
+        *,
+        links: Mapping[str, str] | None = None,
+        gone: Sequence[str] = (),
     ) -> None:
         self._positions.update(positions or {})
         now = self.clock()
+        self.delete(gone)
         for person, state in people.items():
             self.people[person] = (now, state)
             self.people.move_to_end(person)
+        for anonymous, user in (links or {}).items():
+            self.links[anonymous] = (now, user)
+            self.links.move_to_end(anonymous)
         oldest = now - self.ttl_s
-        while self.people and next(iter(self.people.values()))[0] < oldest:
-            self.people.popitem(last=False)
+        for held in (self.people, self.links):
+            while held and next(iter(held.values()))[0] < oldest:
+                held.popitem(last=False)
         while len(self.people) > self.max_people:
             self.people.popitem(last=False)
             self.evicted += 1
+        while len(self.links) > self.max_people:
+            self.links.popitem(last=False)
+
+    def aliases(self, ids: Sequence[str]) -> dict[str, str]:
+        oldest = self.clock() - self.ttl_s
+        found = {i: self.links.get(i) for i in ids}
+        return {i: held[1] for i, held in found.items() if held is not None and held[0] >= oldest}
 
     def positions(self) -> dict[str, int]:
         return dict(self._positions)

@@ -12,6 +12,9 @@ per person and increment keeps the client's packing and parsing, which dominated
 a minimum. Keys are namespaced, so deployments share a server without meeting. The scripts touch
 keys of several people: one Redis server (or a primary with replicas), not Redis Cluster.
 
+An anonymous id linked to its user is a key ``{namespace}:a:{anonymous id}`` holding the user
+id, with the same TTL, written in the same script call as the states.
+
 A state is stored as :mod:`~intentflow.state.codec` encodes it: zstd against a dictionary of the
 deployment's own states, kept at ``{namespace}:dictionary:{catalog version}``. A store keeps the
 last ``cache_people`` people it wrote, decoded, with the SHA-1 of what it wrote; a read (the script
@@ -64,6 +67,7 @@ class RedisStore(StateStore):
         self.client = redis.Redis.from_url(url)
         self.prefix = f"{namespace}:p:{catalog.version}:"
         self.positions_key = f"{namespace}:positions"
+        self.links_prefix = f"{namespace}:a:"
         self.ttl_ms = int(ttl_s * 1000)
         self.cache_people = cache_people
         self._script = self.client.register_script(WRITE)
@@ -111,9 +115,20 @@ class RedisStore(StateStore):
         return out
 
     def put_many(
-        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int] | None = None
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int] | None = None,
+        *,
+        links: Mapping[str, str] | None = None,
+        gone: Sequence[str] = (),
     ) -> None:
-        self._write(people, positions or {}, b"")
+        self._write(people, positions or {}, b"", links or {}, gone)
+
+    def aliases(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        found: list[bytes | None] = self.client.mget([self.links_prefix + i for i in ids])  # type: ignore[assignment]
+        return {i: user.decode() for i, user in zip(ids, found, strict=True) if user is not None}
 
     def commit(
         self,
@@ -121,24 +136,43 @@ class RedisStore(StateStore):
         positions: Mapping[str, int],
         trending: TrendingStore | None = None,
         hits: Sequence[Hit] = (),
+        *,
+        links: Mapping[str, str] | None = None,
+        gone: Sequence[str] = (),
     ) -> None:
         if not isinstance(trending, RedisTrending) or not _same_server(
             self.client, trending.client
         ):
-            super().commit(people, positions, trending, hits)
+            super().commit(people, positions, trending, hits, links=links, gone=gone)
             return
-        self._write(people, positions, trending.increments(hits) if hits else b"")
+        increments = trending.increments(hits) if hits else b""
+        self._write(people, positions, increments, links or {}, gone)
 
     def _write(
-        self, people: Mapping[str, OnlinePerson], positions: Mapping[str, int], increments: bytes
+        self,
+        people: Mapping[str, OnlinePerson],
+        positions: Mapping[str, int],
+        increments: bytes,
+        links: Mapping[str, str],
+        gone: Sequence[str],
     ) -> None:
-        if not people and not positions and not increments:
+        if not people and not positions and not increments and not links and not gone:
             return
         flat = [str(x) for pair in positions.items() for x in pair]  # offsets may pass 2**64
         encoded = [self.codec.encode(state) for state in people.values()]
+        linked = [x for a, user in links.items() for x in (self.links_prefix + a, user)]
+        for person in gone:
+            self._held.pop(person, None)
         found = self._script(
             keys=[self.positions_key, self._shelved(self.codec.name), *map(self._key, people)],
-            args=[self.ttl_ms, _pack(flat), increments, *encoded],
+            args=[
+                self.ttl_ms,
+                _pack(flat),
+                increments,
+                _pack(linked) if linked else b"",
+                _pack([self._key(p) for p in gone]) if gone else b"",
+                *encoded,
+            ],
         )
         if not found and self.codec.dictionary is not None:
             log.warning("the states' dictionary was gone from Redis: stored again")
@@ -193,16 +227,24 @@ WRITE = (
     _APPLY_INCREMENTS
     + """
 local dictionary = redis.call('TOUCH', KEYS[2])
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 3], 'PX', ARGV[1]) end
 local positions = cmsgpack.unpack(ARGV[2])
 for i = 1, #positions, 2 do redis.call('HSET', KEYS[1], positions[i], positions[i + 1]) end
 increments(ARGV[3])
+if ARGV[4] ~= '' then
+  local links = cmsgpack.unpack(ARGV[4])
+  for i = 1, #links, 2 do redis.call('SET', links[i], links[i + 1], 'PX', ARGV[1]) end
+end
+if ARGV[5] ~= '' then
+  for _, key in ipairs(cmsgpack.unpack(ARGV[5])) do redis.call('DEL', key) end
+end
 return dictionary
 """
 )
 """Write a batch in one atomic step (KEYS: the positions hash, the states' dictionary, the
 people's keys; ARGV: the TTL in ms, the positions as packed ``[partition, offset, ...]`` text,
-the packed trending increments or nothing, the people's states). The dictionary is touched:
+the packed trending increments or nothing, the packed ``[link key, user, ...]`` or nothing, the
+packed keys of the people to forget or nothing, the people's states). The dictionary is touched:
 under an eviction policy, it stays a recently used key; the script returns 0 when it is gone
 (the client stores its own again)."""
 

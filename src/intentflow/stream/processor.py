@@ -13,6 +13,12 @@ position, atomically (see :mod:`intentflow.state.base`).
   seen minus the allowed lateness; an event older than the watermark is *late*: it is counted and
   left out of the online state and of trending (it is in the lake all the same, and the batch
   features hold it).
+- **Identity.** An event that carries both an anonymous id and a user id links them, as the
+  batch features do (the latest link wins): the anonymous id's state is taken in by the user's
+  (:meth:`~intentflow.features.online.OnlinePerson.absorb`) and forgotten, and its later events
+  without a user id are the user's, through the link the store keeps. A link to another user
+  later sends the id's new events there; what it had before stays with the first user (the batch
+  features move it).
 - **Failures.** Nothing the processor keeps moves before the states and positions are written:
   a batch that fails can be given again. Trending takes the batch's hits in the same write
   (one atomic Redis script call, when trending lives on the state's server; see
@@ -44,9 +50,15 @@ from intentflow.stream.scoring import Scorer
 from intentflow.stream.trending import Hit, hit
 
 
-def person_of(event: Mapping[str, Any]) -> str | None:
-    """Whom an event belongs to online: its user id, else its anonymous id."""
-    return event.get("user_id") or event.get("anonymous_id")
+def person_of(event: Mapping[str, Any], aliases: Mapping[str, str] | None = None) -> str | None:
+    """Whom an event belongs to online: its user id, else the user its anonymous id is linked
+    to (in ``aliases``), else its anonymous id."""
+    user, anonymous = event.get("user_id"), event.get("anonymous_id")
+    if user:
+        return str(user)
+    if not anonymous:
+        return None
+    return (aliases or {}).get(anonymous) or str(anonymous)
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,25 @@ class Processor:
         store before this one took their partitions over."""
         self.resume(self.store.positions())
 
+    def _links(self, events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], list[str]]:
+        """The users the anonymous ids of ``events`` are linked to (an event with both ids links
+        them, the latest link wins, as in the batch features; else the store's link), and the
+        anonymous ids these events link anew (to a user, or to another one), whose own state
+        moves to that user."""
+        linked: dict[str, str] = {}
+        alone: set[str] = set()
+        for event in events:
+            anonymous, user = event.get("anonymous_id"), event.get("user_id")
+            if anonymous and user:
+                linked[str(anonymous)] = str(user)
+            elif anonymous:
+                alone.add(str(anonymous))
+        if not linked and not alone:
+            return {}, []
+        known = self.store.aliases(sorted(alone | set(linked)))
+        moved = [a for a, user in linked.items() if known.get(a) != user and a != user]
+        return {**known, **linked}, moved
+
     @property
     def watermark_us(self) -> int | None:
         """Events before this time are late: the latest event time seen minus the lateness."""
@@ -125,7 +156,7 @@ class Processor:
             seen.add(event["message_id"])
             fresh.append(event)
         fresh.sort(key=lambda e: int(e["us"]))
-        by_person: dict[str, list[Mapping[str, Any]]] = {}
+        accepted: list[Mapping[str, Any]] = []
         hits: list[Hit] = []
         latest = self.latest_us
         for event in fresh:
@@ -134,23 +165,34 @@ class Processor:
                 late += 1
                 continue
             latest = us if latest is None else max(latest, us)
-            person = person_of(event)
-            if person is not None:
-                by_person.setdefault(person, []).append(event)
+            accepted.append(event)
             if self.trending is not None and (found := hit(event)) is not None:
                 hits.append(found)
-        held = self.store.get_many(list(by_person))
+        links, moved = self._links(accepted)
+        by_person: dict[str, list[Mapping[str, Any]]] = {}
+        for event in accepted:
+            person = person_of(event, links)
+            if person is not None:
+                by_person.setdefault(person, []).append(event)
+        held = self.store.get_many([*by_person, *moved])
+        for anonymous in moved:  # their history becomes their user's
+            own = held.pop(anonymous, None)
+            if own is not None:
+                user = links[anonymous]
+                into = held.setdefault(user, OnlinePerson(self.store.catalog))
+                into.absorb(own)
         changed = {}
-        for person, own in by_person.items():
+        for person, own_events in by_person.items():
             state = held.get(person) or OnlinePerson(self.store.catalog)
-            for event in own:
+            for event in own_events:
                 state.update(event)
             changed[person] = state
         scored = 0
         if self.scorer is not None and changed and latest is not None:
             scored = self.scorer.score(changed, latest + 1)
         updates = {p: o for p, o in reached.items() if o != self.positions.get(p)}
-        self.store.commit(changed, updates, self.trending, hits)
+        new_links = {anonymous: links[anonymous] for anonymous in moved}
+        self.store.commit(changed, updates, self.trending, hits, links=new_links, gone=moved)
         # what follows the write cannot undo it: nothing before it moved
         self.positions, self.latest_us = reached, latest
         self.late += late
