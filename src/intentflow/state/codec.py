@@ -35,17 +35,18 @@ log = logging.getLogger(__name__)
 COMPRESSED = 0x01
 """The first byte of a compressed state (a msgpack array starts with 0x90 or more)."""
 
-SAMPLES = 2_000
-"""The states a dictionary is trained on (twice as many each time they were too few, up to
-:data:`MAX_SAMPLES`)."""
+SAMPLES = 500
+"""The states a dictionary is trained on (more made it no better, and left more people written
+plain before it); twice as many each time they were too few, up to :data:`MAX_SAMPLES`."""
 
 MAX_SAMPLES = 64_000
 
 DICTIONARY_BYTES = 4_096
-"""A dictionary's size: larger ones made the stream's states no smaller."""
+"""A dictionary's size: a few hundred states teach one this big; a 16 KB one took 5% off the
+stream's states only when trained on thousands."""
 
 LEVEL = 3
-"""zstd's level: higher ones took four times as long for 4% fewer bytes."""
+"""zstd's level: 6 took three times as long for 4.5% fewer bytes."""
 
 _FORMAT = zstandard.FORMAT_ZSTD1_MAGICLESS
 
