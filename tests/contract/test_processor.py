@@ -260,3 +260,36 @@ def test_a_link_in_the_middle_of_a_batch_takes_its_earlier_events_too(make_store
     assert store.get("anon-7") is None and set(store.aliases(["anon-7", "anon-8"])) == {"anon-7"}
     person = store.get("ada")
     assert person is not None and person.values(12 * 30 * MICROS)["events_15m"] == 12
+
+
+def test_a_batch_whose_write_went_through_but_its_reply_was_lost_counts_once(
+    make_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store()
+    processor = Processor(store)
+    batch = [_view(f"m{i}", i, i * MINUTE) for i in range(1, 4)]
+    write = store.commit
+
+    def lost_reply(*args: Any, **kwargs: Any) -> None:
+        write(*args, **kwargs)
+        raise ConnectionError("the reply never came back")
+
+    monkeypatch.setattr(store, "commit", lost_reply)
+    with pytest.raises(ConnectionError):
+        processor.process(batch)
+    monkeypatch.setattr(store, "commit", write)
+    assert processor.process(batch).repeated == 3  # the runner gives it again
+    person = store.get("ada")
+    assert person is not None and person.values(5 * MINUTE)["product_views_15m"] == 3
+
+
+def test_a_late_login_links_the_ids_all_the_same(make_store: Any) -> None:
+    store = make_store()
+    processor = Processor(store, lateness_s=60)
+    processor.process([_view("a", 1, 10 * MINUTE, user_id=None, anonymous_id="anon-3")])
+    late = _view("b", 2, MINUTE, user_id="ada", anonymous_id="anon-3")  # 9 minutes late
+    applied = processor.process([late])
+    assert applied.late == 1
+    assert store.aliases(["anon-3"]) == {"anon-3": "ada"} and store.get("anon-3") is None
+    person = store.get("ada")
+    assert person is not None and person.values(11 * MINUTE)["product_views_15m"] == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import redis
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, OnlinePerson, online_features
-from intentflow.state.base import encode
+from intentflow.state.base import StateConflictError, encode
 from intentflow.state.codec import COMPRESSED
 from intentflow.state.redis import RedisStore
 
@@ -136,7 +137,9 @@ def test_a_damaged_state_reads_as_absent_and_the_others_still_read(redis_url: st
     client.close()
 
 
-def test_a_lost_dictionary_is_stored_again_by_the_next_write(redis_url: str) -> None:
+def _dictionary_lost(redis_url: str) -> tuple[RedisStore, redis.Redis, str]:
+    """A store that compresses its states, its dictionary then deleted from the server (evicted,
+    or by hand); with a client and the dictionary's key."""
     namespace = f"test-{uuid.uuid4().hex}"
     writer = _store(redis_url, namespace)
     for i in range(220):
@@ -144,11 +147,59 @@ def test_a_lost_dictionary_is_stored_again_by_the_next_write(redis_url: str) -> 
     client = redis.Redis.from_url(redis_url)
     shelved = f"{namespace}:{writer.codec.name}"
     assert client.get(shelved) == writer.codec.dictionary
-    client.delete(shelved)  # evicted, or deleted by hand
+    client.delete(shelved)
+    return writer, client, shelved
+
+
+def test_a_lost_dictionary_is_stored_again_by_the_next_write(redis_url: str) -> None:
+    writer, client, shelved = _dictionary_lost(redis_url)
+    namespace = writer.namespace
     writer.put("p0", _person(0, 30))
     assert client.get(shelved) == writer.codec.dictionary
     reader = _store(redis_url, namespace)
     assert len(reader.get_many([f"p{i}" for i in range(220)])) == 220
     for opened in (writer, reader):
         opened.close()
+    client.close()
+
+
+def test_a_write_over_a_change_made_since_the_read_is_refused_whole(redis_url: str) -> None:
+    namespace = f"test-{uuid.uuid4().hex}"
+    mine, theirs = _store(redis_url, namespace), _store(redis_url, namespace)
+    mine.put("ada", _person(1, 3))
+    read = mine.get_many(["ada", "bo"])  # bo is not there yet
+    other = theirs.get("ada")
+    assert other is not None
+    other.update({"type": "purchase", "us": 101 * DAY, "item_id": "x", "revenue": 5.0})
+    theirs.put("ada", other)  # another processor wrote ada meanwhile
+    read["ada"].update({"type": "page_view", "us": 101 * DAY})
+    with pytest.raises(StateConflictError):
+        mine.commit({"ada": read["ada"], "bo": _person(2, 2)}, {"log": 9})
+    assert mine.get("bo") is None and mine.positions() == {}  # nothing of the batch
+    again = mine.get("ada")
+    assert again is not None and again.dump() == other.dump()
+    mine.commit({"ada": again}, {"log": 9})  # read again, it goes through
+    assert mine.positions() == {"log": 9}
+    for store in (mine, theirs):
+        store.close()
+
+
+def test_a_replaced_dictionary_is_never_written_with_or_read_with(redis_url: str) -> None:
+    first, client, shelved = _dictionary_lost(redis_url)
+    namespace = first.namespace
+    second = _store(redis_url, namespace)  # trains its own before the first writes again
+    for i in range(220):
+        second.put(f"q{i}", _person(500 + i))
+    assert client.get(shelved) == second.codec.dictionary != first.codec.dictionary
+    held = first.get_many(["p1"])
+    with pytest.raises(StateConflictError):  # its states would be unreadable to every other
+        first.commit(held, {})
+    assert first.codec.dictionary == second.codec.dictionary
+    first.commit(first.get_many(["p1"]), {})
+    # the states compressed with the lost dictionary are refused, not misread
+    third = _store(redis_url, namespace)
+    assert set(third.get_many(["p1", "p2", "p210", "q1"])) == {"p1", "p2", "q1"}
+    assert third.unreadable == 1
+    for store in (first, second, third):
+        store.close()
     client.close()

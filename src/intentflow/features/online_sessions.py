@@ -157,33 +157,41 @@ class Sessions:
         """Take in another id's sessions (an anonymous id's, once linked to this person), as if
         their events had been this person's: each sums up what the slack no longer holds open,
         the parts of one tracker session join, visits that meet within the session gap join,
-        and the events still held are held together. Exact when the two ids' visits follow each
-        other (browsing, then logging in); where they interleave, a view's dwell may end at the
-        other part's last event instead of its next later one."""
+        the visit of the latest event goes on, and the events still held are held together.
+        Exact when the two ids' visits follow each other (browsing, then logging in). Where they
+        interleave, a view's dwell may end at the other part's last event instead of its next
+        later one, and two visits joined only by the other id's tracker-session events (which a
+        summary holds no times of) stay apart."""
         newest = max((s.held[-1][0] if s.held else s.last or 0) for s in (self, other))
         for part in (self, other):
             part._settle(newest - self.slack_us)
+        latest = max((self, other), key=lambda p: -1 if p.last is None else p.last)
+        going_on = latest.sessions.get(-latest.visit)  # the latest event's visit, if summed up
         tracked: dict[int, Summary] = {}
         visits: list[Summary] = []
+        current = None
         for s in sorted([*self.sessions.values(), *other.sessions.values()], key=_started):
             if s[KEY] >= 0:  # a tracker's session (ids are numbers from 0)
                 before = tracked.get(s[KEY])
                 tracked[s[KEY]] = list(s) if before is None else _joined(before, s)
-            elif visits and s[START] - visits[-1][END] <= self.gap_us:
+                continue
+            if visits and s[START] - visits[-1][END] <= self.gap_us:
                 visits[-1] = _joined(visits[-1], s)
             else:
                 visits.append(list(s))
-        last = max((p.last for p in (self, other) if p.last is not None), default=None)
+            if s is going_on:
+                current = len(visits) - 1
+        # visits take new numbers in the order they started; the latest event's visit takes the
+        # highest, so that the events to come go on with it (or, not summed up, a new one)
         base = self.visit + other.visit
-        for number, s in enumerate(visits, start=base + 1):
-            s[KEY] = -number
-        self.visit = base + len(visits)
-        if visits and last is not None and last - visits[-1][END] > self.gap_us:
-            self.visit += 1  # the latest events had session ids, in a later visit
+        order = [i for i in range(len(visits)) if i != current]
+        for number, i in enumerate([*order, *([] if current is None else [current])], base + 1):
+            visits[i][KEY] = -number
+        self.visit = base + len(visits) + (current is None and latest.last is not None)
         joined = sorted([*tracked.values(), *visits], key=_started)[-HELD_MAX:]
         self.sessions = {s[KEY]: s for s in joined}
-        self.last = last
-        self.current = next((s[KEY] for s in reversed(joined) if s[END] == last), None)
+        self.last = latest.last
+        self.current = next((s[KEY] for s in reversed(joined) if s[END] == self.last), None)
         self.held = sorted(self.held + other.held, key=_time)
         self._settle(newest - self.slack_us)
 

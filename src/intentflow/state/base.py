@@ -39,6 +39,11 @@ def decode(catalog: Catalog, data: bytes) -> OnlinePerson:
     return OnlinePerson.load(catalog, _decoder.decode(data))
 
 
+class StateConflictError(RuntimeError):
+    """A person changed in the store between a processor's read and its write (another
+    processor wrote them): nothing of the batch was written, and it is to be applied again."""
+
+
 @dataclass(frozen=True)
 class StoreStats:
     """What a store holds."""

@@ -8,8 +8,9 @@ the first :data:`SAMPLES` states a store writes, and kept beside them (one per n
 catalog version): the first processor to offer one wins, every other reads that one, so whoever
 reads a state can decode it. Until there is a dictionary, states are stored plain.
 
-A stored state's first byte tells which: :data:`COMPRESSED` before a zstd frame (without its magic
-number), or the msgpack array a plain state is.
+A stored state's first byte tells which: :data:`COMPRESSED`, then a byte of the dictionary's
+fingerprint, before a zstd frame (without its magic number); or the msgpack array a plain state
+is. A state compressed with another dictionary than the stored one is refused, never misread.
 
 >>> from intentflow.features.online import Catalog, online_features
 >>> shelf = {}
@@ -21,6 +22,7 @@ number), or the msgpack array a plain state is.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +74,9 @@ class Codec:
         self._decoder = msgspec.msgpack.Decoder(list)
         self.dictionary: bytes | None = None
         """The dictionary in use, if any."""
+        self.digest = ""
+        """The SHA-1 of the dictionary in use (hex; empty without one)."""
+        self._head = b""
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
         self._seen: list[bytes | bytearray | memoryview[int]] = []
@@ -86,6 +91,8 @@ class Codec:
         if stored is None or stored == self.dictionary:
             return
         self.dictionary = stored
+        self.digest = hashlib.sha1(stored).hexdigest()
+        self._head = bytes((COMPRESSED, int(self.digest[:2], 16)))
         dictionary = zstandard.ZstdCompressionDict(stored)
         params = zstandard.ZstdCompressionParameters.from_level(
             LEVEL, format=_FORMAT, write_content_size=1, write_checksum=0, write_dict_id=0
@@ -93,6 +100,10 @@ class Codec:
         self._compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params)
         self._decompressor = zstandard.ZstdDecompressor(dict_data=dictionary, format=_FORMAT)
         self._seen = []
+
+    def reload(self) -> None:
+        """Use the stored dictionary (another processor's, after this one's was lost)."""
+        self._use(self.shelf.get(self.name))
 
     def restore(self) -> None:
         """Offer the dictionary in use again (the stored one is gone), and use the one stored
@@ -107,16 +118,16 @@ class Codec:
             self._learn(plain)
             if self._compressor is None:
                 return plain
-        return bytes((COMPRESSED,)) + self._compressor.compress(plain)
+        return self._head + self._compressor.compress(plain)
 
     def decode(self, data: bytes) -> OnlinePerson:
         """A person from :meth:`encode`'s bytes (compressed ones by the stored dictionary)."""
         if data[:1] == bytes((COMPRESSED,)):
-            if self._decompressor is None:  # another processor trained it
-                self._use(self.shelf.get(self.name))
-            if self._decompressor is None:
-                raise ValueError("a compressed state, and no dictionary stored to read it")
-            data = self._decompressor.decompress(data[1:])
+            if data[:2] != self._head:  # another processor trained it, or replaced a lost one
+                self.reload()
+            if self._decompressor is None or data[:2] != self._head:
+                raise ValueError("a state compressed with a dictionary that is not stored")
+            data = self._decompressor.decompress(data[2:])
         return OnlinePerson.load(self.catalog, self._decoder.decode(data))
 
     def _learn(self, plain: bytes) -> None:

@@ -38,7 +38,7 @@ import zstandard
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, OnlinePerson
-from intentflow.state.base import Ranked, StateStore, StoreStats, TrendingStore
+from intentflow.state.base import Ranked, StateConflictError, StateStore, StoreStats, TrendingStore
 from intentflow.state.codec import Codec, Shelf
 from intentflow.stream.trending import Hit
 
@@ -73,6 +73,9 @@ class RedisStore(StateStore):
         self._script = self.client.register_script(WRITE)
         self._read = self.client.register_script(READ)
         self.namespace = namespace
+        self._read_as: dict[str, str] = {}
+        """What the last read found of each person (the SHA-1 of the value, or "" for none):
+        the write after it changes a person only if they are still so."""
         self.unreadable = 0
         """States that could not be decoded (and were read as absent)."""
         self._held: OrderedDict[str, tuple[str, OnlinePerson]] = OrderedDict()
@@ -103,10 +106,15 @@ class RedisStore(StateStore):
             keys=[self._key(p) for p in people], args=[h[0] if h else "" for h in held]
         )
         out = {}
+        self._read_as = {}
         for person, value, cached in zip(people, values, held, strict=True):
-            if value == b"" and cached:
+            if value is None:
+                self._read_as[person] = ""
+            elif value == b"" and cached:
+                self._read_as[person] = cached[0]
                 out[person] = cached[1]
-            elif value:
+            else:
+                self._read_as[person] = hashlib.sha1(value).hexdigest()
                 try:
                     out[person] = self.codec.decode(value)
                 except UNREADABLE as exc:  # the person starts afresh, the stream goes on
@@ -163,17 +171,28 @@ class RedisStore(StateStore):
         linked = [x for a, user in links.items() for x in (self.links_prefix + a, user)]
         for person in gone:
             self._held.pop(person, None)
-        found = self._script(
-            keys=[self.positions_key, self._shelved(self.codec.name), *map(self._key, people)],
-            args=[
-                self.ttl_ms,
-                _pack(flat),
-                increments,
-                _pack(linked) if linked else b"",
-                _pack([self._key(p) for p in gone]) if gone else b"",
-                *encoded,
-            ],
-        )
+        read_as, self._read_as = self._read_as, {}
+        expected = [read_as.get(p, "*") for p in [*people, *gone]]
+        try:
+            found = self._script(
+                keys=[self.positions_key, self._shelved(self.codec.name), *map(self._key, people)],
+                args=[
+                    self.ttl_ms,
+                    _pack(flat),
+                    increments,
+                    _pack(linked) if linked else b"",
+                    _pack([self._key(p) for p in gone]) if gone else b"",
+                    _pack(expected),
+                    self.codec.digest,
+                    *encoded,
+                ],
+            )
+        except redis.ResponseError as exc:
+            if "CONFLICT" not in str(exc):
+                raise
+            if "dictionary" in str(exc):
+                self.codec.reload()
+            raise StateConflictError(str(exc).split("CONFLICT ", 1)[-1]) from None
         if not found and self.codec.dictionary is not None:
             log.warning("the states' dictionary was gone from Redis: stored again")
             self.codec.restore()
@@ -226,8 +245,26 @@ end
 WRITE = (
     _APPLY_INCREMENTS
     + """
-local dictionary = redis.call('TOUCH', KEYS[2])
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 3], 'PX', ARGV[1]) end
+local dictionary = redis.call('GET', KEYS[2])
+if dictionary and ARGV[7] ~= '' and redis.sha1hex(dictionary) ~= ARGV[7] then
+  return redis.error_reply('CONFLICT the states dictionary was replaced')
+end
+local gone = {}
+if ARGV[5] ~= '' then gone = cmsgpack.unpack(ARGV[5]) end
+local expected = cmsgpack.unpack(ARGV[6])
+local checked = {}
+for i = 3, #KEYS do checked[#checked + 1] = KEYS[i] end
+for _, key in ipairs(gone) do checked[#checked + 1] = key end
+for i, key in ipairs(checked) do
+  local want = expected[i]
+  if want ~= '*' then
+    local v = redis.call('GET', key)
+    if (want == '' and v) or (want ~= '' and (not v or redis.sha1hex(v) ~= want)) then
+      return redis.error_reply('CONFLICT ' .. key .. ' changed since it was read')
+    end
+  end
+end
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 5], 'PX', ARGV[1]) end
 local positions = cmsgpack.unpack(ARGV[2])
 for i = 1, #positions, 2 do redis.call('HSET', KEYS[1], positions[i], positions[i + 1]) end
 increments(ARGV[3])
@@ -235,16 +272,20 @@ if ARGV[4] ~= '' then
   local links = cmsgpack.unpack(ARGV[4])
   for i = 1, #links, 2 do redis.call('SET', links[i], links[i + 1], 'PX', ARGV[1]) end
 end
-if ARGV[5] ~= '' then
-  for _, key in ipairs(cmsgpack.unpack(ARGV[5])) do redis.call('DEL', key) end
-end
-return dictionary
+for _, key in ipairs(gone) do redis.call('DEL', key) end
+if dictionary then return 1 end
+return 0
 """
 )
 """Write a batch in one atomic step (KEYS: the positions hash, the states' dictionary, the
 people's keys; ARGV: the TTL in ms, the positions as packed ``[partition, offset, ...]`` text,
 the packed trending increments or nothing, the packed ``[link key, user, ...]`` or nothing, the
-packed keys of the people to forget or nothing, the people's states). The dictionary is touched:
+packed keys of the people to forget or nothing, the packed SHA-1 each person (then each one to
+forget) had when read, "" for none or "*" for no check, the SHA-1 of the dictionary the states
+are compressed with or nothing, the people's states). Nothing is written when one of them
+changed since it was read (another processor wrote them), or when the stored dictionary is not
+the one the states were compressed with (it was lost and another processor stored its own): the
+call fails with ``CONFLICT``, and the batch is read and applied again. The dictionary is read:
 under an eviction policy, it stays a recently used key; the script returns 0 when it is gone
 (the client stores its own again)."""
 

@@ -18,12 +18,18 @@ position, atomically (see :mod:`intentflow.state.base`).
   (:meth:`~intentflow.features.online.OnlinePerson.absorb`) and forgotten, and its later events
   without a user id are the user's, through the link the store keeps. A link to another user
   later sends the id's new events there; what it had before stays with the first user (the batch
-  features move it).
+  features move it). Through Kafka, an anonymous id's events and its user's may come on two
+  partitions, to two processors: a shared store writes a person only if they are as read
+  (:class:`~intentflow.state.base.StateConflictError` otherwise, and the batch is applied
+  again).
 - **Failures.** Nothing the processor keeps moves before the states and positions are written:
   a batch that fails can be given again. Trending takes the batch's hits in the same write
   (one atomic Redis script call, when trending lives on the state's server; see
   :meth:`~intentflow.state.base.StateStore.commit`), so a redelivered batch adds nothing to it
-  either; a scoring failure is logged and the people keep their previous scores.
+  either; a scoring failure is logged and the people keep their previous scores. After a
+  batch that failed, the stored positions are read again before the next: a write whose reply
+  was lost is not applied twice. (The memory store hands out the states it holds, so there
+  nothing may fail between their change and their write; nothing does.)
 
 >>> from intentflow.features.online import Catalog, online_features
 >>> from intentflow.state.memory import MemoryStore
@@ -101,6 +107,9 @@ class Processor:
         self.latest_us: int | None = None
         """The latest event time seen."""
         self.late = 0
+        self._unsure = False
+        """Whether the last batch failed: its write may have happened all the same (a reply
+        lost on the way back), so the stored positions are read again before the next one."""
 
     def resume(self, positions: Mapping[str, int]) -> None:
         """Skip what ``positions`` include too (a source's own record of what was applied, for a
@@ -113,24 +122,32 @@ class Processor:
         store before this one took their partitions over."""
         self.resume(self.store.positions())
 
-    def _links(self, events: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], list[str]]:
+    def _links(
+        self, events: Sequence[Mapping[str, Any]]
+    ) -> tuple[dict[str, str], dict[str, str], list[str]]:
         """The users the anonymous ids of ``events`` are linked to (an event with both ids links
-        them, the latest link wins, as in the batch features; else the store's link), and the
-        anonymous ids these events link anew (to a user, or to another one), whose own state
-        moves to that user."""
+        them, the latest link wins, ties by message id, as in the batch features; else the
+        store's link); the links to write (every link these events use: a link is kept as long
+        as its id is in use); and the anonymous ids these events link anew (to a user, or to
+        another one), whose own state moves to that user."""
         linked: dict[str, str] = {}
+        marks: dict[str, tuple[int, str]] = {}
         alone: set[str] = set()
         for event in events:
             anonymous, user = event.get("anonymous_id"), event.get("user_id")
             if anonymous and user:
-                linked[str(anonymous)] = str(user)
+                mark = (int(event["us"]), str(event["message_id"]))
+                if mark >= marks.get(str(anonymous), mark):
+                    marks[str(anonymous)], linked[str(anonymous)] = mark, str(user)
             elif anonymous:
                 alone.add(str(anonymous))
         if not linked and not alone:
-            return {}, []
+            return {}, {}, []
         known = self.store.aliases(sorted(alone | set(linked)))
         moved = [a for a, user in linked.items() if known.get(a) != user and a != user]
-        return {**known, **linked}, moved
+        links = {**known, **linked}
+        written = {a: links[a] for a in [*linked, *(a for a in alone if a in links)]}
+        return links, written, moved
 
     @property
     def watermark_us(self) -> int | None:
@@ -139,7 +156,17 @@ class Processor:
 
     def process(self, events: Sequence[Mapping[str, Any]]) -> Applied:
         """Apply a batch; each event has ``us`` (event time, epoch microseconds), ``type``,
-        ``message_id``, ``partition`` and ``offset``, and the lake's columns."""
+        ``message_id``, ``partition`` and ``offset``, and the lake's columns. A batch that
+        raises (the store unreachable, or a person another processor wrote meanwhile:
+        :class:`~intentflow.state.base.StateConflictError`) can be given again."""
+        if self._unsure:
+            self.reload()
+        self._unsure = True
+        applied = self._apply(events)
+        self._unsure = False
+        return applied
+
+    def _apply(self, events: Sequence[Mapping[str, Any]]) -> Applied:
         fresh, seen, reached = [], set(), dict(self.positions)
         repeated = late = 0
         for event in events:
@@ -168,20 +195,20 @@ class Processor:
             accepted.append(event)
             if self.trending is not None and (found := hit(event)) is not None:
                 hits.append(found)
-        links, moved = self._links(accepted)
+        links, written, moved = self._links(fresh)  # a late login links all the same
         by_person: dict[str, list[Mapping[str, Any]]] = {}
         for event in accepted:
             person = person_of(event, links)
             if person is not None:
                 by_person.setdefault(person, []).append(event)
         held = self.store.get_many([*by_person, *moved])
+        changed = {}
         for anonymous in moved:  # their history becomes their user's
             own = held.pop(anonymous, None)
             if own is not None:
                 user = links[anonymous]
-                into = held.setdefault(user, OnlinePerson(self.store.catalog))
+                into = changed[user] = held.setdefault(user, OnlinePerson(self.store.catalog))
                 into.absorb(own)
-        changed = {}
         for person, own_events in by_person.items():
             state = held.get(person) or OnlinePerson(self.store.catalog)
             for event in own_events:
@@ -191,8 +218,7 @@ class Processor:
         if self.scorer is not None and changed and latest is not None:
             scored = self.scorer.score(changed, latest + 1)
         updates = {p: o for p, o in reached.items() if o != self.positions.get(p)}
-        new_links = {anonymous: links[anonymous] for anonymous in moved}
-        self.store.commit(changed, updates, self.trending, hits, links=new_links, gone=moved)
+        self.store.commit(changed, updates, self.trending, hits, links=written, gone=moved)
         # what follows the write cannot undo it: nothing before it moved
         self.positions, self.latest_us = reached, latest
         self.late += late

@@ -100,7 +100,7 @@ class Scorer:
         try:
             matrix = np.vstack([model.schema.vector(p.values(at_us)) for _, p in due])
             results = model.score_matrix(matrix)
-        except (ValueError, TypeError, ArithmeticError) as exc:
+        except Exception as exc:  # the batch goes on: a failure here must not apply it twice
             log.error("cannot score %d people with model %s: %s", len(due), model.version, exc)
             return 0
         for (name, person), result in zip(due, results, strict=True):

@@ -86,3 +86,24 @@ def test_linked_people_have_the_batch_features_at_every_cutoff(
     assert linked > 15  # people whose anonymous history moved to their user
     anonymous = {e["anonymous_id"] for e in history if e.get("user_id")}
     assert not set(store.get_many(sorted(anonymous)))  # no linked id keeps a state of its own
+
+
+def test_a_link_lives_as_long_as_its_anonymous_id_is_used() -> None:
+    now = [0.0]
+    store = MemoryStore(
+        Catalog.of(online_features()), ttl_s=100, max_people=10, clock=lambda: now[0]
+    )
+    processor = Processor(store)
+    view = {"type": "page_view", "partition": "log", "us": MICROS}
+
+    def send(offset: int, **ids: str | None) -> None:
+        processor.process([{**view, "message_id": f"m{offset}", "offset": offset, **ids}])
+
+    send(1, anonymous_id="a1", user_id="ada")  # the login
+    for offset in range(2, 6):  # visits logged out, 60 s apart: each one refreshes the link
+        now[0] += 60
+        send(offset, anonymous_id="a1", user_id=None)
+    assert store.aliases(["a1"]) == {"a1": "ada"}
+    now[0] += 150  # idle past the TTL: forgotten, with the person
+    send(6, anonymous_id="other", user_id=None)
+    assert store.aliases(["a1"]) == {} and store.get("ada") is None
