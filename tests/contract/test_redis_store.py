@@ -3,6 +3,7 @@ people it wrote decoded without ever reading a stale one."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -168,6 +169,9 @@ def test_a_write_over_a_change_made_since_the_read_is_refused_whole(redis_url: s
     mine, theirs = _store(redis_url, namespace), _store(redis_url, namespace)
     mine.put("ada", _person(1, 3))
     read = mine.get_many(["ada", "bo"])  # bo is not there yet
+    api = threading.Thread(target=mine.get, args=("zed",))  # the API reads beside it
+    api.start()
+    api.join()
     other = theirs.get("ada")
     assert other is not None
     other.update({"type": "purchase", "us": 101 * DAY, "item_id": "x", "revenue": 5.0})

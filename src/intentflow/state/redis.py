@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -73,9 +74,10 @@ class RedisStore(StateStore):
         self._script = self.client.register_script(WRITE)
         self._read = self.client.register_script(READ)
         self.namespace = namespace
-        self._read_as: dict[str, str] = {}
-        """What the last read found of each person (the SHA-1 of the value, or "" for none):
-        the write after it changes a person only if they are still so."""
+        self._reads = threading.local()
+        """Per thread (the API reads beside the processor), what its last read found of each
+        person (the SHA-1 of the value, or "" for none): the write after it changes a person
+        only if they are still so."""
         self.unreadable = 0
         """States that could not be decoded (and were read as absent)."""
         self._held: OrderedDict[str, tuple[str, OnlinePerson]] = OrderedDict()
@@ -106,15 +108,16 @@ class RedisStore(StateStore):
             keys=[self._key(p) for p in people], args=[h[0] if h else "" for h in held]
         )
         out = {}
-        self._read_as = {}
+        found: dict[str, str] = {}
+        self._reads.found = found
         for person, value, cached in zip(people, values, held, strict=True):
             if value is None:
-                self._read_as[person] = ""
+                found[person] = ""
             elif value == b"" and cached:
-                self._read_as[person] = cached[0]
+                found[person] = cached[0]
                 out[person] = cached[1]
             else:
-                self._read_as[person] = hashlib.sha1(value).hexdigest()
+                found[person] = hashlib.sha1(value).hexdigest()
                 try:
                     out[person] = self.codec.decode(value)
                 except UNREADABLE as exc:  # the person starts afresh, the stream goes on
@@ -171,7 +174,8 @@ class RedisStore(StateStore):
         linked = [x for a, user in links.items() for x in (self.links_prefix + a, user)]
         for person in gone:
             self._held.pop(person, None)
-        read_as, self._read_as = self._read_as, {}
+        read_as: dict[str, str] = getattr(self._reads, "found", {})
+        self._reads.found = {}
         expected = [read_as.get(p, "*") for p in [*people, *gone]]
         try:
             found = self._script(
