@@ -20,6 +20,7 @@ from intentflow.features.command import features_app
 from intentflow.models.command import models_app, report_app
 from intentflow.models.intent.command import score, train_app
 from intentflow.models.segments.command import segment
+from intentflow.recommend.command import evaluate_app
 from intentflow.stream.command import stream_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -32,6 +33,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.add_typer(report_app, name="report")
 app.add_typer(stream_app, name="stream")
+app.add_typer(evaluate_app, name="evaluate")
 app.command("score")(score)
 app.command("segment")(segment)
 console = Console(stderr=True)
