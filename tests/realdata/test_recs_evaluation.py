@@ -35,3 +35,16 @@ def test_taobao_methods_rank_as_expected(datasets: Path) -> None:
 def test_an_unknown_dataset_is_refused(datasets: Path) -> None:
     result = CliRunner().invoke(app, ["evaluate", "recs", "--dataset", "nope"])
     assert result.exit_code == 2 and "one of taobao" in result.output
+
+
+def test_movielens_leave_last_out_ranks_the_methods_as_published(datasets: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["evaluate", "recs", "--dataset", "movielens", "--datasets", str(datasets), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    hr = {m: s["hr@10"] for m, s in json.loads(result.stdout.strip().splitlines()[-1]).items()}
+    assert set(hr) == {"popular", "itemknn", "als", "ease"}
+    # plain implementations under this protocol: most-popular 0.043, item-kNN 0.059, ALS 0.074
+    assert 0.035 < hr["popular"] < 0.05
+    assert hr["popular"] < hr["itemknn"] < hr["als"] < hr["ease"]
+    assert hr["ease"] >= 0.085  # the goal: twice most-popular, above ALS

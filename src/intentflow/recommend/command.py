@@ -15,13 +15,16 @@ from rich.table import Table
 evaluate_app = typer.Typer(no_args_is_help=True, help="Offline evaluation on real data.")
 console = Console(stderr=True)
 
-DATASETS = {"taobao": ("taobao_userbehavior/UserBehavior.csv", "taobao")}
+DATASETS = {
+    "taobao": ("taobao_userbehavior/UserBehavior.csv", "taobao"),
+    "movielens": ("movielens_small/ratings.csv", "movielens"),
+}
 """The datasets evaluated on: their file under the datasets folder and their import preset."""
 
 
 @evaluate_app.command("recs")
 def recs(
-    dataset: Annotated[str, typer.Option(help="taobao")] = "taobao",
+    dataset: Annotated[str, typer.Option(help="taobao or movielens")] = "taobao",
     datasets: Annotated[
         Path | None,
         typer.Option(
@@ -38,7 +41,9 @@ def recs(
     from intentflow.recommend.base import Generator
     from intentflow.recommend.chain import Chain
     from intentflow.recommend.covisit import CoVisitation
-    from intentflow.recommend.evaluation import evaluate, temporal_split
+    from intentflow.recommend.ease import Ease
+    from intentflow.recommend.evaluation import evaluate, leave_last_out, temporal_split
+    from intentflow.recommend.factors import ImplicitAls, ImplicitItemKnn
     from intentflow.recommend.interactions import interactions
     from intentflow.recommend.popular import Popular, trending
     from intentflow.recommend.recent import RecentItems
@@ -55,21 +60,26 @@ def recs(
         console.print(f"importing {source} into a scratch lake")
         import_file(source, settings, preset=preset, workers=1)
         frame = interactions(Lake(settings.lake_dir))
-    split = temporal_split(frame)
-    console.print(f"{len(split.truth):,} people with interactions before and after the cutoff")
-    methods: list[Generator] = [
-        Popular(),
-        trending(),
-        CoVisitation(),
-        RecentItems(),
-        Chain([RecentItems(), CoVisitation(), Popular()], name="recent_covisitation_popular"),
-    ]
+    methods: list[Generator]
+    if dataset == "taobao":
+        split = temporal_split(frame)
+        methods = [
+            Popular(),
+            trending(),
+            CoVisitation(),
+            RecentItems(),
+            Chain([RecentItems(), CoVisitation(), Popular()], name="recent_covisitation_popular"),
+        ]
+    else:
+        split = leave_last_out(frame)
+        methods = [Popular(), ImplicitItemKnn(), ImplicitAls(), Ease()]
+    console.print(f"{len(split.truth):,} people evaluated")
     results = evaluate(split, methods)
     if not as_json:
-        table = Table(title=f"{dataset}: temporal split, {len(split.truth):,} people")
-        for column in ("method", "hr@10", "recall@10"):
+        table = Table(title=f"{dataset}: {len(split.truth):,} people")
+        for column in ("method", "hr@10", "recall@10", "ndcg@10"):
             table.add_column(column)
         for method, scores in results.items():
-            table.add_row(method, f"{scores['hr@10']:.4f}", f"{scores['recall@10']:.4f}")
+            table.add_row(method, *(f"{scores[m]:.4f}" for m in ("hr@10", "recall@10", "ndcg@10")))
         Console().print(table)
     print(json.dumps({m: {k: round(v, 5) for k, v in s.items()} for m, s in results.items()}))

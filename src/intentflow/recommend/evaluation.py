@@ -1,14 +1,20 @@
 """Offline evaluation of candidate generators on real data, every method in one run.
 
-Temporal split (the Taobao protocol): the interactions before a cutoff (the first event plus
-``after_s``, 80 minutes) train; for each person with interactions on both sides, the items they
-interact with from the cutoff on are the truth. HR@k is the share of those people with at least
-one of their items among the ``k`` recommended; recall@k the mean share of their items found.
-Items the person already had are not excluded: people come back to them.
+- Temporal split (the Taobao protocol): the interactions before a cutoff (the first event plus
+  ``after_s``, 80 minutes) train; for each person with interactions on both sides, the items they
+  interact with from the cutoff on are the truth. Items the person already had are not excluded:
+  people come back to them.
+- Leave-last-out (the MovieLens protocol): each person's last interaction (by time, ties by item
+  id) is the truth, the others train; the whole catalog is ranked without the person's items.
+
+HR@k is the share of people with at least one of their items among the ``k`` recommended,
+recall@k the mean share of their items found, NDCG@k the mean of each person's discounted gain
+over the best one possible.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,13 +26,14 @@ from intentflow.recommend.base import Generator
 
 @dataclass(frozen=True)
 class Split:
-    """Interactions split at ``cutoff_us``: what trains, and per person evaluated their history
-    (items in time order) and what they went on to interact with."""
+    """Interactions split in two: what trains, and per person evaluated their history (items in
+    time order) and what they went on to interact with."""
 
-    cutoff_us: int
     train: pd.DataFrame
     histories: dict[str, list[str]]
     truth: dict[str, set[str]]
+    exclude_seen: bool = False
+    """Whether a person's own items are left out of what they are shown."""
 
 
 def temporal_split(interactions: pd.DataFrame, after_s: float = 80 * 60) -> Split:
@@ -40,7 +47,20 @@ def temporal_split(interactions: pd.DataFrame, after_s: float = 80 * 60) -> Spli
         for p, g in test.groupby("person", sort=False)["item"]
         if str(p) in histories
     }
-    return Split(cutoff, train, {p: histories[p] for p in truth}, truth)
+    return Split(train, {p: histories[p] for p in truth}, truth)
+
+
+def leave_last_out(interactions: pd.DataFrame) -> Split:
+    """Each person's last interaction against the others (see the module's doc)."""
+    ordered = interactions.assign(item=interactions["item"].astype(str)).sort_values(
+        ["person", "us", "item"], kind="stable"
+    )
+    last = ordered.groupby("person", sort=False).tail(1)
+    train = ordered.drop(last.index).sort_values("us", kind="stable")
+    histories = {str(p): list(g) for p, g in train.groupby("person", sort=False)["item"]}
+    truth = {str(p): {str(i)} for p, i in zip(last["person"], last["item"], strict=True)}
+    truth = {p: t for p, t in truth.items() if p in histories}
+    return Split(train, {p: histories[p] for p in truth}, truth, exclude_seen=True)
 
 
 def evaluate(
@@ -50,12 +70,20 @@ def evaluate(
     out = {}
     for generator in generators:
         generator.fit(split.train)
-        hits = recall = 0.0
+        hits = recall = gain = 0.0
         for person, wanted in split.truth.items():
-            shown = {s.item for s in generator.recommend(split.histories[person], k)}
-            found = len(shown & wanted)
-            hits += found > 0
-            recall += found / len(wanted)
+            history = split.histories[person]
+            exclude = set(history) if split.exclude_seen else ()
+            shown = [s.item for s in generator.recommend(history, k, exclude)]
+            found = [rank for rank, item in enumerate(shown) if item in wanted]
+            hits += bool(found)
+            recall += len(found) / len(wanted)
+            ideal = sum(1 / math.log2(r + 2) for r in range(min(len(wanted), k)))
+            gain += sum(1 / math.log2(r + 2) for r in found) / ideal
         people = max(len(split.truth), 1)
-        out[generator.name] = {f"hr@{k}": hits / people, f"recall@{k}": recall / people}
+        out[generator.name] = {
+            f"hr@{k}": hits / people,
+            f"recall@{k}": recall / people,
+            f"ndcg@{k}": gain / people,
+        }
     return out

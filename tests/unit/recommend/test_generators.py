@@ -6,9 +6,12 @@ import pandas as pd
 import pytest
 
 from intentflow.features.kinds import MICROS
+from intentflow.recommend.base import Generator
 from intentflow.recommend.chain import Chain
 from intentflow.recommend.covisit import CoVisitation
-from intentflow.recommend.evaluation import evaluate, temporal_split
+from intentflow.recommend.ease import Ease
+from intentflow.recommend.evaluation import evaluate, leave_last_out, temporal_split
+from intentflow.recommend.factors import ImplicitAls, ImplicitItemKnn
 from intentflow.recommend.popular import Popular, trending
 from intentflow.recommend.recent import RecentItems
 from intentflow.stream.trending import WEIGHTS
@@ -93,4 +96,35 @@ def test_a_temporal_split_keeps_people_seen_on_both_sides_and_scores_hits() -> N
     assert split.histories == {"a": ["x"], "b": ["y"]}
     assert split.truth == {"a": {"x", "w"}, "b": {"q"}}
     scores = evaluate(split, [RecentItems()])["recent"]
-    assert scores == {"hr@10": 0.5, "recall@10": 0.25}  # a finds x of x and w; b nothing
+    # a finds x of x and w (at the top: a gain of 1 of 1 + 1/log2(3)); b nothing
+    assert scores == {"hr@10": 0.5, "recall@10": 0.25, "ndcg@10": pytest.approx(0.3066, abs=1e-4)}
+
+
+def _tastes() -> pd.DataFrame:
+    """Two tastes: people who see a, b and c, and people who see x, y and z."""
+    rows = []
+    for person in range(12):
+        group = ("a", "b", "c") if person % 2 else ("x", "y", "z")
+        rows += [(f"p{person}", item, VIEW, person * 10 + i) for i, item in enumerate(group)]
+    return _frame(rows)
+
+
+@pytest.mark.parametrize(
+    "model", [Ease(l2=1.0), ImplicitItemKnn(neighbours=5), ImplicitAls(factors=4)]
+)
+def test_matrix_models_recommend_what_goes_with_a_persons_items(model: Generator) -> None:
+    model.fit(_tastes())
+    got = [s.item for s in model.recommend(["a", "b"], 2, exclude={"a", "b"})]
+    assert got[0] == "c"
+    assert model.recommend(["never-seen"], 3) == []
+
+
+def test_leave_last_out_holds_each_persons_last_item_out() -> None:
+    frame = _frame(
+        [("a", "x", VIEW, 0), ("a", "y", VIEW, 5), ("a", "z", VIEW, 5), ("b", "x", VIEW, 1)]
+    )
+    split = leave_last_out(frame)
+    assert split.truth == {"a": {"z"}} and split.histories == {"a": ["x", "y"]}
+    assert split.exclude_seen
+    scores = evaluate(split, [Popular()])["popular"]  # popular: x (2), y... x is a's: left out
+    assert scores["hr@10"] == 0.0 and scores["ndcg@10"] == 0.0
