@@ -24,11 +24,15 @@ def test_taobao_methods_rank_as_expected(datasets: Path) -> None:
         "covisitation",
         "recent",
         "recent_covisitation_popular",
+        "affinity",
+        "recent_affinity_covisitation_popular",
     }
     # reference points of plain implementations under this protocol: 0.003, 0.029, 0.045
     assert 0.001 < hr["popular"] < 0.006
     assert hr["covisitation"] > 5 * hr["popular"]
     assert hr["recent_covisitation_popular"] >= hr["recent"] > hr["covisitation"]
+    # the person's categories add what co-visitation misses: past the router's goal of 0.05
+    assert hr["recent_affinity_covisitation_popular"] >= 0.05
     assert all(0 <= s["recall@10"] <= s["hr@10"] for s in scores.values())
 
 

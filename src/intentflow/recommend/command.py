@@ -38,6 +38,7 @@ def recs(
     from intentflow.config import Settings
     from intentflow.ingest.importer import import_file
     from intentflow.lake.reader import Lake
+    from intentflow.recommend.affinity import AffinityPopular
     from intentflow.recommend.base import Generator
     from intentflow.recommend.chain import Chain
     from intentflow.recommend.covisit import CoVisitation
@@ -69,6 +70,11 @@ def recs(
             CoVisitation(),
             RecentItems(),
             Chain([RecentItems(), CoVisitation(), Popular()], name="recent_covisitation_popular"),
+            AffinityPopular(),
+            Chain(
+                [RecentItems(), AffinityPopular(), CoVisitation(), Popular()],
+                name="recent_affinity_covisitation_popular",
+            ),
         ]
     else:
         split = leave_last_out(frame)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from intentflow.features.kinds import MICROS
+from intentflow.recommend.affinity import AffinityPopular
 from intentflow.recommend.base import Generator
 from intentflow.recommend.chain import Chain
 from intentflow.recommend.covisit import CoVisitation
@@ -128,3 +129,20 @@ def test_leave_last_out_holds_each_persons_last_item_out() -> None:
     assert split.exclude_seen
     scores = evaluate(split, [Popular()])["popular"]  # popular: x (2), y... x is a's: left out
     assert scores["hr@10"] == 0.0 and scores["ndcg@10"] == 0.0
+
+
+def test_affinity_draws_the_best_items_of_the_persons_top_categories() -> None:
+    frame = pd.concat(
+        [
+            _frame([("a", "s1", BUY, 0), ("b", "s2", VIEW, 1), ("c", "s3", VIEW, 2)]).assign(
+                category="shoes"
+            ),
+            _frame([("d", "h1", CART, 3), ("e", "h2", VIEW, 4)]).assign(category="hats"),
+            _frame([("f", "g1", BUY, 5)]).assign(category="gloves"),
+        ]
+    )
+    model = AffinityPopular().fit(frame)
+    # two shoes, one hat seen: shoes first, then hats; gloves are not the person's
+    got = [s.item for s in model.recommend(["s3", "h2", "s2"], 4, exclude={"s2"})]
+    assert got == ["s1", "s3", "h1", "h2"]
+    assert model.recommend(["unknown"], 3) == []
