@@ -16,7 +16,7 @@ CATEGORIES = 3
 
 class AffinityPopular:
     """The best items of each of the person's :data:`CATEGORIES` top categories in turn (by how
-    many of their items are in each; ties: the latest first)."""
+    many of their events are in each; ties: the latest first)."""
 
     name = "affinity"
 
@@ -42,6 +42,8 @@ class AffinityPopular:
                 latest[category] = place
         ranked = sorted(counts, key=lambda c: (-counts[c], -latest[c]))[:CATEGORIES]
         taken, out = set(exclude), list[Scored]()
+        if n <= 0:
+            return out
         for category in ranked:
             for scored in self.best_.get(category, ()):
                 if scored.item not in taken:

@@ -37,6 +37,18 @@ class Generator(Protocol):
         ...
 
 
+def latest(history: History, limit: int, exclude: Iterable[str] = ()) -> list[str]:
+    """The person's distinct items, the latest first, at most ``limit``, none of ``exclude``."""
+    left, out = set(exclude), list[str]()
+    for item in reversed(history):
+        if len(out) >= limit:
+            break
+        if item not in left:
+            left.add(item)
+            out.append(item)
+    return out
+
+
 def best(scores: dict[str, float], n: int, exclude: Iterable[str] = ()) -> list[Scored]:
     """The ``n`` best of ``scores`` outside ``exclude`` (ties: the smaller item id first)."""
     left = set(exclude)

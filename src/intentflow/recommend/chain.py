@@ -25,9 +25,9 @@ class Chain:
     def recommend(self, history: History, n: int, exclude: Iterable[str] = ()) -> list[Scored]:
         taken, items = set(exclude), list[str]()
         for generator in self.generators:
+            if len(items) >= n:
+                break
             for scored in generator.recommend(history, n - len(items), taken):
                 taken.add(scored.item)
                 items.append(scored.item)
-            if len(items) >= n:
-                break
         return [Scored(item, 1 / (place + 1)) for place, item in enumerate(items)]

@@ -33,8 +33,8 @@ def recs(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Only the JSON line.")] = False,
 ) -> None:
-    """HR@10 and recall@10 of each method on ``dataset`` (the protocol: BENCHMARKS.md); the last
-    line printed is a JSON object keyed by method."""
+    """HR@10, recall@10 and NDCG@10 of each method on ``dataset`` (the protocols: BENCHMARKS.md);
+    the last line printed is a JSON object keyed by method."""
     from intentflow.config import Settings
     from intentflow.ingest.importer import import_file
     from intentflow.lake.reader import Lake

@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from intentflow.features.kinds import MICROS
-from intentflow.recommend.base import History, Scored, best
+from intentflow.recommend.base import History, Scored, best, latest
 
 REACH = 20
 """How many of a person's events apart two events may be to count as a pair (a bot's thousands
@@ -72,13 +72,7 @@ class CoVisitation:
 
     def recommend(self, history: History, n: int, exclude: Iterable[str] = ()) -> list[Scored]:
         scores: dict[str, float] = {}
-        seen: list[str] = []
-        for item in reversed(history):
-            if item not in seen:
-                seen.append(item)
-                if len(seen) == LATEST:
-                    break
-        for rank, item in enumerate(seen):
+        for rank, item in enumerate(latest(history, LATEST)):
             for neighbour, score in self.neighbours_.get(item, ()):
                 scores[neighbour] = scores.get(neighbour, 0.0) + score / (rank + 1)
         return best(scores, n, exclude)

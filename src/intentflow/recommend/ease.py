@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from intentflow.recommend.matrix import Matrix, MatrixGenerator
 
 MAX_ITEMS = 20_000
-"""The largest catalog fitted (its weights take items squared x 4 bytes: 1.6 GB here)."""
+"""The largest catalog fitted: fitting holds items squared x 8 bytes several times over (about
+10 GB here), the weights kept items squared x 4 bytes."""
 
 
 class Ease(MatrixGenerator):

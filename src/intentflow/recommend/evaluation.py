@@ -4,8 +4,9 @@
   ``after_s``, 80 minutes) train; for each person with interactions on both sides, the items they
   interact with from the cutoff on are the truth. Items the person already had are not excluded:
   people come back to them.
-- Leave-last-out (the MovieLens protocol): each person's last interaction (by time, ties by item
-  id) is the truth, the others train; the whole catalog is ranked without the person's items.
+- Leave-last-out (the MovieLens protocol): each person's last interaction (by time; among those
+  of the same time, the largest item id as text) is the truth, the others train; the whole
+  catalog is ranked without the person's items.
 
 HR@k is the share of people with at least one of their items among the ``k`` recommended,
 recall@k the mean share of their items found, NDCG@k the mean of each person's discounted gain
@@ -52,8 +53,10 @@ def temporal_split(interactions: pd.DataFrame, after_s: float = 80 * 60) -> Spli
 
 def leave_last_out(interactions: pd.DataFrame) -> Split:
     """Each person's last interaction against the others (see the module's doc)."""
-    ordered = interactions.assign(item=interactions["item"].astype(str)).sort_values(
-        ["person", "us", "item"], kind="stable"
+    ordered = (
+        interactions.assign(item=interactions["item"].astype(str))
+        .reset_index(drop=True)
+        .sort_values(["person", "us", "item"], kind="stable")
     )
     last = ordered.groupby("person", sort=False).tail(1)
     train = ordered.drop(last.index).sort_values("us", kind="stable")
@@ -66,7 +69,8 @@ def leave_last_out(interactions: pd.DataFrame) -> Split:
 def evaluate(
     split: Split, generators: Sequence[Generator], k: int = 10
 ) -> dict[str, dict[str, float]]:
-    """Each generator's ``hr@k`` and ``recall@k`` on ``split`` (fitted on its training part)."""
+    """Each generator's ``hr@k``, ``recall@k`` and ``ndcg@k`` on ``split`` (fitted on its
+    training part)."""
     out = {}
     for generator in generators:
         generator.fit(split.train)

@@ -28,8 +28,8 @@ def _quiet() -> Iterator[None]:
 
 
 class ImplicitAls(MatrixGenerator):
-    """implicit's ALS; a person known at fit time is scored by their factors, another by factors
-    solved from their history."""
+    """implicit's ALS; a person is scored by factors solved from their history (the same for
+    people seen at fit time and new ones)."""
 
     name = "als"
 

@@ -16,10 +16,9 @@ from intentflow.recommend.base import History, Scored
 
 @dataclass(frozen=True)
 class Matrix:
-    """A person x item matrix of ``float32`` ones, and the ids of its rows and columns."""
+    """A person x item matrix of ``float32`` ones, and the ids of its columns."""
 
     values: sp.csr_matrix
-    people: dict[str, int]
     items: list[str]
 
     @classmethod
@@ -31,7 +30,7 @@ class Matrix:
         ones = np.ones(len(rows), dtype=np.float32)
         values = sp.csr_matrix((ones, (rows, cols)), shape=(len(people), len(items)))
         values.data[:] = 1.0  # repeats count once
-        return cls(values, {p: i for i, p in enumerate(people)}, list(items))
+        return cls(values, list(items))
 
     @cached_property
     def index(self) -> dict[str, int]:
@@ -49,7 +48,8 @@ class Matrix:
 
 
 def top(scores: np.ndarray, matrix: Matrix, n: int, exclude: Iterable[str] = ()) -> list[Scored]:
-    """The ``n`` best columns of ``scores`` as items, none of ``exclude``."""
+    """The ``n`` best columns of ``scores`` as items, none of ``exclude`` (ties: the smaller item
+    id first, as :func:`~intentflow.recommend.base.best`)."""
     scores = np.asarray(scores, dtype=np.float64).ravel().copy()
     index = matrix.index
     for item in exclude:
@@ -58,9 +58,12 @@ def top(scores: np.ndarray, matrix: Matrix, n: int, exclude: Iterable[str] = ())
     n = min(n, int(np.isfinite(scores).sum()))
     if n <= 0:
         return []
-    best = np.argpartition(-scores, n - 1)[:n]
-    best = best[np.lexsort((best, -scores[best]))]
-    return [Scored(matrix.items[i], float(scores[i])) for i in best]
+    cut = np.partition(-scores, n - 1)[n - 1]  # minus the n-th best score
+    above = np.flatnonzero(-scores < cut)
+    tied = sorted(np.flatnonzero(-scores == cut), key=lambda i: matrix.items[i])
+    chosen = [*above, *tied[: n - len(above)]]
+    chosen.sort(key=lambda i: (-scores[i], matrix.items[i]))
+    return [Scored(matrix.items[i], float(scores[i])) for i in chosen]
 
 
 class MatrixGenerator:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from intentflow.recommend.base import History, Scored
+from intentflow.recommend.base import History, Scored, latest
 
 
 class RecentItems:
@@ -18,11 +18,6 @@ class RecentItems:
         return self
 
     def recommend(self, history: History, n: int, exclude: Iterable[str] = ()) -> list[Scored]:
-        left, out = set(exclude), list[Scored]()
-        for item in reversed(history):
-            if item not in left:
-                left.add(item)
-                out.append(Scored(item, 1 / (len(out) + 1)))
-                if len(out) == n:
-                    break
-        return out
+        return [
+            Scored(item, 1 / (place + 1)) for place, item in enumerate(latest(history, n, exclude))
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,6 +14,7 @@ from intentflow.recommend.covisit import CoVisitation
 from intentflow.recommend.ease import Ease
 from intentflow.recommend.evaluation import evaluate, leave_last_out, temporal_split
 from intentflow.recommend.factors import ImplicitAls, ImplicitItemKnn
+from intentflow.recommend.matrix import Matrix, top
 from intentflow.recommend.popular import Popular, trending
 from intentflow.recommend.recent import RecentItems
 from intentflow.stream.trending import WEIGHTS
@@ -146,3 +148,33 @@ def test_affinity_draws_the_best_items_of_the_persons_top_categories() -> None:
     got = [s.item for s in model.recommend(["s3", "h2", "s2"], 4, exclude={"s2"})]
     assert got == ["s1", "s3", "h1", "h2"]
     assert model.recommend(["unknown"], 3) == []
+
+
+def test_no_items_asked_none_given_and_ties_go_to_the_smaller_id() -> None:
+    frame = _tastes()
+    for model in (RecentItems(), AffinityPopular(), Chain([RecentItems(), Popular()], "c")):
+        assert model.fit(frame).recommend(["a", "b"], 0) == []
+    ease = Ease(l2=1.0).fit(frame)
+    # a, b and c are all the person's: every other item scores the same, by id
+    assert [s.item for s in ease.recommend(["a", "b", "c"], 2, exclude={"a", "b", "c"})] == [
+        "x",
+        "y",
+    ]
+
+
+def test_leave_last_out_does_not_rely_on_a_unique_index() -> None:
+    one = _frame([("a", "x", VIEW, 0), ("a", "y", VIEW, 1), ("a", "z", VIEW, 2)])
+    two = _frame(
+        [("c", "p", VIEW, 0), ("c", "q", VIEW, 1), ("c", "r", VIEW, 2), ("c", "s", VIEW, 3)]
+    )
+    split = leave_last_out(pd.concat([one, two]))  # labels 0..2 twice
+    assert split.histories == {"a": ["x", "y"], "c": ["p", "q", "r"]}
+    assert split.truth == {"a": {"z"}, "c": {"s"}}
+
+
+def test_top_breaks_ties_by_item_id_and_skips_what_is_excluded() -> None:
+    matrix = Matrix.of(_frame([("p", "b", VIEW, 0), ("p", "a", VIEW, 1), ("p", "c", VIEW, 2)]))
+    assert matrix.items == ["b", "a", "c"]
+    assert [s.item for s in top(np.array([0.0, 0.0, 0.0]), matrix, 2)] == ["a", "b"]
+    assert [s.item for s in top(np.array([0.0, 0.0, 1.0]), matrix, 2, exclude={"a"})] == ["c", "b"]
+    assert top(np.zeros(3), matrix, 5, exclude={"a", "b", "c"}) == []
