@@ -1,7 +1,8 @@
 """Item-to-item co-visitation: items one person interacted with close in time, each pair
 counted by the weight of the other item's event (a purchase counts more than a view), and the
-best neighbours of each item kept. One SQL query (DuckDB here; the features' transpiler gives
-Spark's), bounded per person: only events at most :data:`REACH` apart in the person's order.
+best neighbours of each item kept. One SQL query, run by DuckDB here and by Spark through the
+features' transpiler (:func:`~intentflow.features.query.to_dialect`) with the same result,
+bounded per person: only events at most :data:`REACH` apart in the person's order.
 
 A person's candidates are the neighbours of their latest items, the latest counting most.
 """
@@ -30,7 +31,7 @@ def covisitation_sql(window_us: int, neighbours: int, source: str = "interaction
     return f"""
 WITH ev AS (
   SELECT person, item, us, weight,
-         ROW_NUMBER() OVER (PARTITION BY person ORDER BY us, item) AS seq
+         ROW_NUMBER() OVER (PARTITION BY person ORDER BY us, item, weight) AS seq
   FROM {source}
 ),
 pairs AS (
