@@ -828,8 +828,7 @@ class Catalog:
         self.index = {key: i for i, key in enumerate(keys)}
         """Each state's number, which stands for its name in the compact encoding."""
         self.keys = keys
-        self.routes: dict[str, list[Step]] = {}
-        """Each event type's :meth:`route`, once asked for."""
+        self._routes: dict[str, list[Step]] = {}
 
     _cache: dict[tuple[object, ...], Catalog] = {}
 
@@ -845,7 +844,7 @@ class Catalog:
 
     def route(self, kind: str) -> list[Step]:
         """How an event of type ``kind`` reaches each state it updates."""
-        route = self.routes.get(kind)
+        route = self._routes.get(kind)
         if route is None:
             route = [
                 _step(f)
@@ -864,7 +863,7 @@ class Catalog:
                 if not first.types or kind in first.types:
                     column = None if isinstance(first.key, TimePart) else first.key
                     route.append((key, column, False))
-            self.routes[kind] = route
+            self._routes[kind] = route
         return route
 
     def state(self, key: str) -> State:
@@ -1017,9 +1016,7 @@ class OnlinePerson:
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
         states, catalog = self.states, self.catalog
-        kind = event["type"]
-        route = catalog.routes.get(kind) or catalog.route(str(kind))
-        for key, column, zero in route:
+        for key, column, zero in catalog.route(str(event["type"])):
             if column is None:
                 carried: Any = 1
             elif column is EVENT:
