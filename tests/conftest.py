@@ -19,6 +19,9 @@ hypothesis_settings.load_profile("intentflow")
 
 REPO = Path(__file__).resolve().parents[1]
 WRITE_KEY = "test-write-key"
+READ_KEY = "test-read-key"
+READ = {"Authorization": f"Bearer {READ_KEY}"}
+"""Headers of a request with the read key."""
 
 
 @pytest.fixture
@@ -27,6 +30,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=str(tmp_path / "data"),
         write_keys=(WRITE_KEY,),
+        api_keys=(READ_KEY,),
         flush={"max_age_s": 0.2},
     )
 

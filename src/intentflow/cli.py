@@ -17,6 +17,8 @@ from rich.table import Table
 
 from intentflow.config import Settings
 from intentflow.features.command import features_app
+from intentflow.feedback import command as feedback_command  # noqa: F401 (its report command)
+from intentflow.items.command import items_app
 from intentflow.models.command import models_app, report_app
 from intentflow.models.intent.command import score, train_app
 from intentflow.models.segments.command import segment
@@ -34,6 +36,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(report_app, name="report")
 app.add_typer(stream_app, name="stream")
 app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(items_app, name="items")
 app.command("score")(score)
 app.command("segment")(segment)
 console = Console(stderr=True)

@@ -238,6 +238,27 @@ class StreamSettings(_Section):
     """More librdkafka settings for every Kafka client (``security.protocol``, SASL, ...)."""
 
 
+class RecommendSettings(_Section):
+    """Recommendations: the routing policy and the hot lists served from memory."""
+
+    policy: str | None = None
+    """A TOML or YAML file of the routing policy and business rules (strategies by intent and
+    segment, exclusions, boosts, diversity). Unset: the policy shipped with intentflow."""
+
+    history_days: float = Field(default=7.0, gt=0)
+    """The days of the lake (before its latest event) that co-visitation, popular items and
+    category bests are learned from."""
+
+    refresh_s: float = Field(default=300.0, gt=0)
+    """How often the lists learned from the lake are learned again."""
+
+    trending_ttl_s: float = Field(default=1.0, ge=0)
+    """How long a trending list is served from memory before it is asked for again."""
+
+    segments_check_s: float = Field(default=30.0, gt=0)
+    """How often the registry is asked for a new segments champion."""
+
+
 class Settings(BaseSettings):
     """Every setting of intentflow, one frozen object."""
 
@@ -250,7 +271,8 @@ class Settings(BaseSettings):
     )
 
     data_dir: str = "./intentflow-data"
-    """Holds ``wal/``, ``lake/``, ``quarantine/``, ``features/`` and ``models/``."""
+    """Holds ``wal/``, ``lake/``, ``quarantine/``, ``features/``, ``models/``, ``items/`` and
+    ``feedback/``."""
 
     write_keys: Annotated[tuple[str, ...], NoDecode] = ("dev-write-key",)
     """Write keys the collector accepts (comma-separated in the environment)."""
@@ -264,6 +286,11 @@ class Settings(BaseSettings):
     segments: SegmentSettings = SegmentSettings()
     online: OnlineSettings = OnlineSettings()
     stream: StreamSettings = StreamSettings()
+    recommend: RecommendSettings = RecommendSettings()
+
+    api_keys: Annotated[tuple[str, ...], NoDecode] = ("dev-read-key",)
+    """Keys that may read recommendations, scores and segments (``Authorization: Bearer KEY``;
+    comma-separated in the environment). Write keys do not read, nor read keys write."""
 
     state: Literal["memory", "redis"] = "memory"
     """Where people's online state lives: in the process, or in Redis (``redis_url``)."""
@@ -275,7 +302,7 @@ class Settings(BaseSettings):
     """Kafka's bootstrap servers (``host:port,...``): the collector forwards accepted events to
     the ``stream.topic`` and processors consume it. Unset: the in-process transport."""
 
-    @field_validator("write_keys", mode="before")
+    @field_validator("write_keys", "api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -296,6 +323,16 @@ class Settings(BaseSettings):
     def features_dir(self) -> str:
         """Feature tables, partitioned by as-of date."""
         return os.path.join(self.data_dir, "features")
+
+    @property
+    def feedback_dir(self) -> str:
+        """What the API served, for joining feedback to it."""
+        return os.path.join(self.data_dir, "feedback")
+
+    @property
+    def items_dir(self) -> str:
+        """The item catalog of the embedded backend."""
+        return os.path.join(self.data_dir, "items")
 
     @property
     def models_dir(self) -> str:

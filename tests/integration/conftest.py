@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from intentflow.collect.server import free_port
-from tests.conftest import WRITE_KEY
+from tests.conftest import READ_KEY, WRITE_KEY
 
 _STARTED: list[ServerProcess] = []
 
@@ -42,6 +42,7 @@ class ServerProcess:
             {
                 "INTENTFLOW_DATA_DIR": str(self.data_dir),
                 "INTENTFLOW_WRITE_KEYS": WRITE_KEY,
+                "INTENTFLOW_API_KEYS": READ_KEY,
                 "INTENTFLOW_FLUSH__MAX_AGE_S": "0.3",
             }
         )

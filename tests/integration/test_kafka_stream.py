@@ -32,7 +32,7 @@ from intentflow.stream.log_source import LogSource
 from intentflow.stream.service import Stream
 from intentflow.wal.hold import Hold, HoldFile
 from intentflow.wal.log import WriteAheadLog
-from tests.conftest import WRITE_KEY
+from tests.conftest import READ, WRITE_KEY
 from tests.integration.conftest import ServerProcess
 from tests.streams import view_lines, wait_until
 
@@ -215,7 +215,9 @@ def test_serve_forwards_to_kafka_and_answers_from_its_own_group_member(
     wait_until(lambda: httpx.get(f"{server.url}/v1/stream/status").json()["events"] == 30)
     status = httpx.get(f"{server.url}/v1/stream/status?last=30").json()
     assert status["running"] and status["freshness_ms"]["p99"] is not None
-    assert httpx.get(f"{server.url}/v1/users/v1/intent").status_code == 200  # known, unscored
+    assert (
+        httpx.get(f"{server.url}/v1/users/v1/intent", headers=READ).status_code == 200
+    )  # known, unscored
     assert server.terminate() == 0
     result = CliRunner().invoke(
         app,

@@ -20,7 +20,7 @@ from intentflow.cli import app
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import Catalog, online_features
 from intentflow.state.redis import RedisStore
-from tests.conftest import WRITE_KEY
+from tests.conftest import READ, WRITE_KEY
 from tests.integration.conftest import ServerProcess
 from tests.integration.test_crash_recovery import Client
 from tests.models import train_online_model
@@ -43,7 +43,7 @@ def _intent(server: ServerProcess, person: str, ready: str = "score") -> dict[st
     """The person's intent, once its ``ready`` field is set (10 s at most)."""
     deadline = time.monotonic() + 10
     while True:
-        reply = httpx.get(f"{server.url}/v1/users/{person}/intent")
+        reply = httpx.get(f"{server.url}/v1/users/{person}/intent", headers=READ)
         if reply.status_code == 200 and reply.json()[ready] is not None:
             return reply.json()  # type: ignore[no-any-return]
         assert time.monotonic() < deadline, reply.text
@@ -54,7 +54,7 @@ def test_people_are_scored_within_seconds_of_their_events(tmp_path: Path) -> Non
     data = tmp_path / "data"
     train_online_model(data / "models", seed=3, lift=0.9)
     server = ServerProcess(data, env={"INTENTFLOW_STREAM__SCORE_EVERY_S": "0"}).start()
-    assert httpx.get(f"{server.url}/v1/users/nobody/intent").status_code == 404
+    assert httpx.get(f"{server.url}/v1/users/nobody/intent", headers=READ).status_code == 404
     events = [_event("browser", "product_view", 1)]
     events += [_event("buyer", "product_view", n) for n in range(3)]
     events += [_event("buyer", "add_to_cart", n) for n in range(3)]
@@ -102,7 +102,7 @@ def test_the_status_command_counts_what_the_stream_has_not_applied(tmp_path: Pat
         return int(json.loads(result.stdout.strip().splitlines()[-1])["events_behind"])
 
     wait_until(lambda: behind() == 0, seconds=10)
-    assert httpx.get(f"{server.url}/v1/users/p7/intent").status_code == 200
+    assert httpx.get(f"{server.url}/v1/users/p7/intent", headers=READ).status_code == 200
     server.terminate()
 
 

@@ -24,7 +24,7 @@ from intentflow.collect.routes import router
 from intentflow.collect.runtime import CollectorRuntime
 from intentflow.config import Settings
 from intentflow.events import AnyEvent, EventBatch
-from intentflow.serve import status, users
+from intentflow.serve import items, recs, status, users
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ def create_app(
     app.state.runtime = runtime
     app.include_router(router)
     app.include_router(users.router)
+    app.include_router(recs.router)
+    app.include_router(items.router)
     app.include_router(status.router)
     app.add_middleware(WriteFastPath, runtime=runtime)
 
@@ -65,7 +67,7 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,6 +1,7 @@
-"""Write keys: the HTTP Basic username (as Segment sends it), a Bearer token, or ``writeKey``.
+"""API keys: write keys (the HTTP Basic username, as Segment sends it, a Bearer token, or
+``writeKey``) and read keys (a Bearer token).
 
->>> keys = WriteKeys(["k1"])
+>>> keys = Keys(["k1"])
 >>> keys.from_header("Basic " + __import__("base64").b64encode(b"k1:").decode())
 'k1'
 >>> keys.valid("k1"), keys.valid("nope"), keys.valid(None)
@@ -15,8 +16,8 @@ import hmac
 from collections.abc import Iterable
 
 
-class WriteKeys:
-    """The set of keys allowed to write events."""
+class Keys:
+    """A set of keys (the write keys, or the read keys)."""
 
     def __init__(self, keys: Iterable[str]):
         self._keys = tuple(k.encode() for k in keys if k)

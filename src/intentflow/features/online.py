@@ -63,6 +63,8 @@ from intentflow.features.kinds import (
     Trend,
     Window,
 )
+from intentflow.features.online_items import TYPES as TRAIL_TYPES
+from intentflow.features.online_items import ItemTrail
 from intentflow.features.online_sessions import SLACK_S, Sessions, is_online
 from intentflow.models.intent.reasons import Reason
 
@@ -999,24 +1001,34 @@ class IntentScore:
 INTENT = -1
 """The number that stands for the intent score in a person's compact encoding."""
 
+TRAIL = -2
+"""The number that stands for the item trail in it."""
+
 
 class OnlinePerson:
     """One person's online features (see the module's doc), and their latest intent score."""
 
-    __slots__ = ("catalog", "intent", "states")
+    __slots__ = ("catalog", "intent", "states", "trail")
 
     def __init__(self, features: Sequence[Feature] | Catalog):
         self.catalog = features if isinstance(features, Catalog) else Catalog.of(features)
         self.states: dict[str, State] = {}
         """The states of the features this person has events for (the others are empty)."""
         self.intent: IntentScore | None = None
+        self.trail: ItemTrail | None = None
+        """Their latest items, once they have any (for recommendations)."""
 
     def update(self, event: Mapping[str, Any]) -> None:
         """Take in one event: a mapping with ``type``, ``us`` (epoch microseconds) and the
         lake's columns the features read (``item_id``, ``category``, ``revenue``...)."""
         us = int(event["us"])
         states, catalog = self.states, self.catalog
-        for key, column, zero in catalog.route(str(event["type"])):
+        kind = str(event["type"])
+        if kind in TRAIL_TYPES:
+            if self.trail is None:
+                self.trail = ItemTrail()
+            self.trail.update(us, event)
+        for key, column, zero in catalog.route(kind):
             if column is None:
                 carried: Any = 1
             elif column is EVENT:
@@ -1038,6 +1050,10 @@ class OnlinePerson:
         """Take in ``other``'s history, as if their events had been this person's: an anonymous
         id's, once an event links it to this user (the batch features count it so too). The
         intent score stays this person's until they are scored again."""
+        if other.trail is not None:
+            if self.trail is None:
+                self.trail = ItemTrail()
+            self.trail.merge(other.trail)
         for key, state in other.states.items():
             mine = self.states.get(key)
             if mine is None:
@@ -1055,6 +1071,9 @@ class OnlinePerson:
         if self.intent is not None:
             data = self.intent.dump(self.catalog)
             out += [INTENT, len(data), *data]
+        if self.trail is not None:
+            data = self.trail.dump()
+            out += [TRAIL, len(data), *data]
         return out
 
     @classmethod
@@ -1067,6 +1086,9 @@ class OnlinePerson:
             part = data[at + 2 : at + 2 + size]
             if number == INTENT:
                 person.intent = IntentScore.load(catalog, part)
+            elif number == TRAIL:
+                person.trail = ItemTrail()
+                person.trail.load(part)
             else:
                 key = catalog.keys[number]
                 state = person.states[key] = catalog.state(key)

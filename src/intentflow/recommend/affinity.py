@@ -41,10 +41,17 @@ class AffinityPopular:
                 counts[category] += 1
                 latest[category] = place
         ranked = sorted(counts, key=lambda c: (-counts[c], -latest[c]))[:CATEGORIES]
+        return self.in_categories(ranked, n, exclude)
+
+    def in_categories(
+        self, categories: Iterable[str], n: int, exclude: Iterable[str] = ()
+    ) -> list[Scored]:
+        """The best items of each of ``categories`` in turn, at most ``n``, none of
+        ``exclude``."""
         taken, out = set(exclude), list[Scored]()
         if n <= 0:
             return out
-        for category in ranked:
+        for category in categories:
             for scored in self.best_.get(category, ()):
                 if scored.item not in taken:
                     taken.add(scored.item)

@@ -1,17 +1,19 @@
-"""Per-person answers: the current intent score from the online state."""
+"""Per-person answers from the online state: the current intent score and segment."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from intentflow.features.kinds import MICROS
-from intentflow.state.base import StateStore
+from intentflow.features.online import OnlinePerson
+from intentflow.serve.auth import read_key
+from intentflow.serve.recs import recommender
 
-router = APIRouter(tags=["users"])
+router = APIRouter(tags=["users"], dependencies=[Depends(read_key)])
 
 
 class Intent(BaseModel):
@@ -28,14 +30,20 @@ class Intent(BaseModel):
     detail: str | None = Field(default=None, description="why there is no score yet")
 
 
-def store_of(request: Request) -> StateStore:
-    """The online state this server reads (503 when it runs none)."""
-    store: StateStore | None = request.app.state.runtime.people
-    if store is None:
+def person_of(request: Request, user_id: str) -> tuple[str, OnlinePerson]:
+    """A person's id (the user an anonymous id is linked to) and online state: 404 when there
+    is none, 503 when this server keeps no online state."""
+    found = recommender(request)
+    if found.people is None:
         raise HTTPException(
             503, "this server keeps no online state: enable the stream or use the redis state"
         )
-    return store
+    person_id, person = found.person(user_id)
+    if person is None:
+        raise HTTPException(
+            404, f"no online state for {user_id!r}: no events seen yet, or idle past the TTL"
+        )
+    return person_id, person
 
 
 @router.get(
@@ -49,14 +57,7 @@ def intent(user_id: str, request: Request) -> dict[str, Any]:
     """The score, class (high intent or casual), top reasons and time of scoring, refreshed by
     the stream processor within seconds of the person's events. An anonymous id linked to a
     user answers with that user's score."""
-    store = store_of(request)
-    person = store.get(user_id)
-    if person is None and (linked := store.aliases([user_id]).get(user_id)) is not None:
-        person, user_id = store.get(linked), linked
-    if person is None:
-        raise HTTPException(
-            404, f"no online state for {user_id!r}: no events seen yet, or idle past the TTL"
-        )
+    user_id, person = person_of(request, user_id)
     score = person.intent
     if score is None:
         return {
@@ -75,4 +76,46 @@ def intent(user_id: str, request: Request) -> dict[str, Any]:
         "reasons": score.words(),
         "scored_at": datetime.fromtimestamp(score.scored_at_us / MICROS, UTC),
         "model_version": score.model_version,
+    }
+
+
+class Segment(BaseModel):
+    """A person's behavioral segment, from their current online features."""
+
+    user_id: str
+    segment: int | None = Field(description="the segment's id; null: no segments model yet")
+    name: str | None
+    distance: float | None = Field(description="to the segment's centre, in clustering space")
+    model_version: str | None
+    detail: str | None = None
+
+
+@router.get(
+    "/v1/users/{user_id}/segment",
+    summary="A person's segment",
+    response_model=Segment,
+    responses={404: {"description": "no events of this person in the online state"}},
+)
+def segment(user_id: str, request: Request) -> dict[str, Any]:
+    """The segments champion's placing of the person on their features now (an anonymous id
+    linked to a user answers with the user's)."""
+    found = recommender(request)
+    person_id, person = person_of(request, user_id)
+    model = None if found.segments is None else found.segments.current()
+    if model is None:
+        return {
+            "user_id": person_id,
+            "segment": None,
+            "name": None,
+            "distance": None,
+            "model_version": None,
+            "detail": "no segments model is promoted yet: run intentflow segment",
+        }
+    placed = model.assign_one(person.values(found.now_us()))
+    return {
+        "user_id": person_id,
+        "segment": placed.segment,
+        "name": placed.name,
+        "distance": round(placed.distance, 6),
+        "model_version": model.version,
     }

@@ -45,15 +45,19 @@ Applied(events=2, people=1, late=0, repeated=0, scored=0)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import OnlinePerson
+from intentflow.items.base import ItemStore
 from intentflow.state.base import StateStore, TrendingStore
 from intentflow.stream.scoring import Scorer
 from intentflow.stream.trending import Hit, hit
+
+log = logging.getLogger(__name__)
 
 
 def person_of(event: Mapping[str, Any], aliases: Mapping[str, str] | None = None) -> str | None:
@@ -92,6 +96,7 @@ class Processor:
         lateness_s: float = 60.0,
         trending: TrendingStore | None = None,
         scorer: Scorer | None = None,
+        items: ItemStore | None = None,
     ):
         if lateness_s > store.catalog.slack_s:
             raise ValueError(
@@ -101,6 +106,8 @@ class Processor:
         self.store = store
         self.trending = trending
         self.scorer = scorer
+        self.items = items
+        """The item catalog, told of the items events name (after the states are written)."""
         self.lateness_us = int(lateness_s * MICROS)
         self.positions = store.positions()
         """The position the stored state includes, per source partition."""
@@ -221,6 +228,11 @@ class Processor:
         self.store.commit(changed, updates, self.trending, hits, links=written, gone=moved)
         # what follows the write cannot undo it: nothing before it moved
         self.positions, self.latest_us = reached, latest
+        if self.items is not None and accepted:
+            try:
+                self.items.observe(accepted)
+            except Exception as exc:  # the batch is applied: it must not come again
+                log.error("cannot tell the item catalog of %d events: %s", len(accepted), exc)
         self.late += late
         applied = sum(len(own) for own in by_person.values())
         return Applied(applied, len(changed), late, repeated, scored)

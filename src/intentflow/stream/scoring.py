@@ -22,14 +22,22 @@ import numpy as np
 
 from intentflow.features.kinds import MICROS
 from intentflow.features.online import IntentScore, OnlinePerson
+from intentflow.models.champion import Champion
 from intentflow.models.intent import KIND
-from intentflow.models.registry import Registry, RegistryError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from intentflow.models.intent.model import IntentModel
 
 
 log = logging.getLogger(__name__)
+
+
+def _load(root: Path, version: str) -> IntentModel:
+    from intentflow.models.intent.model import IntentModel  # the boosters load on demand
+
+    return IntentModel.load(root, version)
 
 
 class Scorer:
@@ -43,42 +51,24 @@ class Scorer:
         check_every_s: float = 10.0,
         clock: Callable[[], float] = time.time,
     ):
-        self.registry = Registry(models_dir)
         self.every_us = int(every_s * MICROS)
-        self.check_every_s = check_every_s
         self.clock = clock
-        self.model: IntentModel | None = None
-        self.checked_at: float | None = None
-        self.failures = 0
-        """Champions that could not be loaded."""
+        self.models: Champion[IntentModel] = Champion(
+            models_dir, KIND, _load, check_every_s=check_every_s, clock=clock
+        )
         self.crossings: deque[tuple[str, IntentScore]] = deque(maxlen=1_000)
         """The latest people whose score crossed into high intent, with that score."""
         self.crossed = 0
         """How many crossings there have been."""
 
+    @property
+    def failures(self) -> int:
+        """Champions that could not be loaded."""
+        return self.models.failures
+
     def champion(self) -> IntentModel | None:
         """The model in use, looked up again when the last look is ``check_every_s`` old."""
-        now = self.clock()
-        if self.checked_at is not None and now - self.checked_at < self.check_every_s:
-            return self.model
-        self.checked_at = now
-        try:
-            version = self.registry.champion(KIND)
-        except (OSError, ValueError) as exc:
-            log.error("cannot read the model registry: %s", exc)
-            return self.model
-        if version is None or (self.model is not None and self.model.version == version):
-            return self.model
-        from intentflow.models.intent.model import IntentModel  # the boosters load on demand
-
-        try:
-            self.model = IntentModel.load(self.registry.root, version)
-            log.info("intent scores now come from model %s", version)
-        except (OSError, ValueError, KeyError, RegistryError) as exc:
-            self.failures += 1
-            kept = self.model.version if self.model else "none"
-            log.error("cannot load intent model %s (%s); keeping %s", version, exc, kept)
-        return self.model
+        return self.models.current()
 
     def score(self, people: Mapping[str, OnlinePerson], at_us: int) -> int:
         """Score each person whose score is ``every_s`` old (or who has none) on their features

@@ -8,6 +8,8 @@ member of the Kafka consumer group.
 from __future__ import annotations
 
 from intentflow.config import Settings
+from intentflow.items import open_items
+from intentflow.items.base import ItemStore
 from intentflow.state import open_store, open_trending
 from intentflow.state.base import StateStore, TrendingStore
 from intentflow.stream.kafka_forwarder import HOLD_NAME as FORWARDER_HOLD
@@ -28,6 +30,7 @@ class Stream:
         self.settings = settings
         self.store = store or open_store(settings)
         self.trending: TrendingStore = open_trending(settings)
+        self.items: ItemStore = open_items(settings)
         self.scorer = Scorer(
             settings.models_dir,
             every_s=settings.stream.score_every_s,
@@ -38,6 +41,7 @@ class Stream:
             lateness_s=settings.stream.lateness_s,
             trending=self.trending,
             scorer=self.scorer,
+            items=self.items,
         )
         self.source = source
         self.runner = StreamRunner(self.processor, source)
@@ -48,10 +52,11 @@ class Stream:
         return self
 
     def close(self) -> None:
-        """Stop the processor and release the store, trending and source."""
+        """Stop the processor and release the store, trending and the item catalog."""
         self.runner.stop()
         self.store.close()
         self.trending.close()
+        self.items.close()
 
 
 def _log_reader(settings: Settings, log: EventLog, name: str, applied: int | None) -> LogSource:

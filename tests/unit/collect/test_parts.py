@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from intentflow.collect.auth import WriteKeys
+from intentflow.collect.auth import Keys
 from intentflow.collect.body import check_content_type, read_body
 from intentflow.collect.dedup import RecentIds
 from intentflow.collect.exceptions import (
@@ -22,7 +22,7 @@ from intentflow.collect.quarantine import QuarantineStore, make_record
 
 
 def test_write_keys_from_headers() -> None:
-    keys = WriteKeys(["k1", "k2"])
+    keys = Keys(["k1", "k2"])
     basic = "Basic " + base64.b64encode(b"k2:").decode()
     assert keys.from_header(basic) == "k2" and keys.valid("k2")
     assert keys.from_header("Bearer k1") == "k1"
