@@ -47,20 +47,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import psutil
 import redis
 from _common import RESULTS, log, report
 from _freshness import freshness
+from _intent_model import train_model
 
 from intentflow.events import event_from_dict, lake_line
 from intentflow.features.online import Catalog, online_features
-from intentflow.models.intent import KIND
-from intentflow.models.intent.champion import train_and_register
-from intentflow.models.intent.table import prepare
-from intentflow.models.intent.train import TrainOptions
-from intentflow.models.registry import Registry
 from intentflow.simulate.clickstream import SimulationConfig, simulate
 from intentflow.state.local import local_redis
 from intentflow.state.memory import MemoryStore, MemoryTrending
@@ -88,25 +82,6 @@ def _lines(events: list[dict[str, Any]]) -> list[bytes]:
 def _parse(lines: list[bytes], start: int) -> list[dict[str, Any]]:
     """The events of some lines, decoded as the stream's sources decode them."""
     return decode(b"".join(lines), "log", start)
-
-
-def _model(root: Path) -> str:
-    rng = np.random.default_rng(0)
-    carts = rng.poisson(0.4, 5000)
-    frame = pd.DataFrame(
-        {
-            "add_to_carts_1h": carts,
-            "product_views_15m": rng.poisson(3, 5000),
-            "events_1h": carts + rng.poisson(5, 5000),
-            "days_since_last_purchase": rng.exponential(20, 5000),
-        }
-    )
-    frame["label"] = (rng.random(5000) < 0.02 + 0.3 * (carts > 0)).astype(int)
-    result = train_and_register(
-        Registry(root), prepare(frame, "label", folds=2), TrainOptions(trials=2, inner_folds=2)
-    )
-    Registry(root).promote(KIND, result["model_version"])
-    return str(result["model_version"])
 
 
 def _run(lines: list[bytes], batch: int, processor: Processor | None) -> tuple[float, int]:
@@ -194,7 +169,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         log("stream: training a model of online features")
-        version = _model(work / "models")
+        version = train_model(work / "models")
         log(f"stream: simulating {args.users:,} people x {args.days} day(s)")
         events = _events(args.users, args.days)
         lines = _lines(events)

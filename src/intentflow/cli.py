@@ -288,9 +288,13 @@ def demo(
     speedup: Annotated[
         float, typer.Option(help="How much faster than real time the live day is replayed.")
     ] = 2_880.0,
+    keep_serving: Annotated[
+        bool, typer.Option(help="Leave the API running at the end, until Ctrl-C.")
+    ] = False,
 ) -> None:
     """The whole pipeline on this machine: collect, lake, features, intent model, segments, then
-    a live replay through the stream processor with intent crossings and trending items."""
+    a live replay through the stream processor with intent crossings and trending items, and
+    the running API's recommendations for a person of high intent, a casual one and a new one."""
     from intentflow.demo import run_demo
 
     run_demo(
@@ -303,6 +307,7 @@ def demo(
         data_format=format,
         live_users=live_users,
         speedup=speedup,
+        keep_serving=keep_serving,
     )
 
 

@@ -8,7 +8,9 @@ scores and writes the model's report. Then it segments everyone by behavior, pri
 segments with their sizes and names, and writes the segments report. Last, it replays a fresh
 day of events into the running server, ``speedup`` times faster than real time, and prints, as
 the stream processor keeps up, the people whose intent crosses the model's threshold (with their
-reasons) and what is trending.
+reasons) and what is trending; and it ends by asking the running API for the recommendations of
+a person of high intent, a casual one and a new one, printed with their strategies and reasons
+(``keep_serving`` leaves the API up afterwards, until Ctrl-C).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def run_demo(
     data_format: str | None = None,
     live_users: int = 300,
     speedup: float = 2_880.0,
+    keep_serving: bool = False,
 ) -> dict[str, Any]:
     """Run the demo; returns the lake statistics it printed, with what each step found."""
     from intentflow.simulate.sinks import send_http
@@ -90,7 +93,14 @@ def run_demo(
     stats["intent"] = _intent(settings, stats["features"], console)
     stats["segments"] = _segments(settings, stats["features"], console)
     if live_users:
-        stats["live"] = _live(settings, console, users=live_users, speedup=speedup, seed=seed)
+        stats["live"] = _live(
+            settings,
+            console,
+            users=live_users,
+            speedup=speedup,
+            seed=seed,
+            keep_serving=keep_serving,
+        )
     return stats
 
 
@@ -236,7 +246,13 @@ def _segments(settings: Settings, features: dict[str, Any], console: Console) ->
 
 
 def _live(
-    settings: Settings, console: Console, *, users: int, speedup: float, seed: int
+    settings: Settings,
+    console: Console,
+    *,
+    users: int,
+    speedup: float,
+    seed: int,
+    keep_serving: bool = False,
 ) -> dict[str, Any]:
     """Replay a fresh simulated day into a running server at ``speedup`` times real time; print
     intent crossings and the trending items as the stream applies the events."""
@@ -282,19 +298,89 @@ def _live(
                 at = datetime.fromtimestamp(processor.latest_us / MICROS, UTC)
                 items = ", ".join(f"{item} ({score:.0f})" for item, score in trending)
                 console.print(f"trending at {at:%a %H:%M} (last hour): {items or 'nothing yet'}")
-    stats = runner.stats
-    console.print(
-        f"live: {stats.events:,} events applied ({stats.late:,} late), {stats.scored:,} scores, "
-        f"{seen:,} people crossed into high intent; freshness p99 "
-        f"{stats.freshness()['p99']} ms"
-    )
+        stats = runner.stats
+        console.print(
+            f"live: {stats.events:,} events applied ({stats.late:,} late), {stats.scored:,} "
+            f"scores, {seen:,} people crossed into high intent; freshness p99 "
+            f"{stats.freshness()['p99']} ms"
+        )
+        shown_recs = _recommendations(settings, server, events, console)
+        if keep_serving:
+            console.print(
+                f"the API stays up at {server.url} (Ctrl-C ends it): curl -H 'Authorization: "
+                f"Bearer {settings.api_keys[0]}' {server.url}/v1/recommendations/USER_ID"
+            )
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
     return {
         "events": stats.events,
         "late": stats.late,
         "scored": stats.scored,
         "crossings": seen,
         "trending": trending,
+        "recommendations": shown_recs,
     }
+
+
+def _recommendations(
+    settings: Settings, server: BackgroundServer, events: list[dict[str, Any]], console: Console
+) -> dict[str, Any]:
+    """Ask the running API for the recommendations of a person of high intent, a casual one and
+    a new one (on the page of a trending item), and print each with its strategy and reasons."""
+    runtime = server.runtime
+    recommender, people = runtime.recommender, runtime.people
+    if recommender is None or people is None:
+        return {}
+    recommender.learner.wait(60)
+    now_us = recommender.now_us()
+    high: str | None = None
+    casual: str | None = None
+    for person in dict.fromkeys(str(e.get("user_id") or e.get("anonymous_id")) for e in events):
+        state = people.get(person)
+        if state is None or state.intent is None or state.trail is None:
+            continue
+        if state.intent.high_intent and high is None:
+            high = person
+        elif not state.intent.high_intent and casual is None:
+            values = state.values(now_us)
+            if (values.get("events_30d") or 0) >= recommender.policy.min_events:
+                casual = person
+        if high and casual:
+            break
+    trending = recommender.trends.top("1h", now_us)
+    page = trending[0][0] if trending else None
+    asked: dict[str, str | None] = {
+        "high intent": high,
+        "casual": casual,
+        "new": "first-time-visitor",
+    }
+    console.rule("recommendations from the running API")
+    out: dict[str, Any] = {}
+    headers = {"Authorization": f"Bearer {settings.api_keys[0]}"}
+    for kind, who in asked.items():
+        if who is None:
+            console.print(f"{kind}: no such who in this replay")
+            continue
+        params: dict[str, Any] = {"n": 5}
+        if kind == "new" and page is not None:
+            params["context_item"] = page
+        reply = httpx.get(
+            f"{server.url}/v1/recommendations/{who}", params=params, headers=headers
+        ).json()
+        out[kind] = reply
+        where = f" on the page of {page}" if "context_item" in params else ""
+        console.print(
+            f"[bold]{kind}[/] {who}{where}: strategy [bold]{reply['strategy']}[/] "
+            f"({'; '.join(reply['reasons'])})"
+        )
+        for item in reply["items"]:
+            console.print(f"    {item['item_id']:>12}  {item['score']:.3f}  {item['reason']}")
+        if reply.get("fallback") or reply.get("detail"):
+            console.print(f"    {reply.get('fallback') or reply.get('detail')}")
+    return out
 
 
 def _wait_for_flush(url: str, timeout: float) -> float:

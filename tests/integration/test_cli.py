@@ -235,3 +235,7 @@ def test_demo_sends_flushes_builds_features_trains_intent_segments_and_replays_l
     (applied,) = re.findall(r"live: ([\d,]+) events applied \(([\d,]+) late\)", words)
     assert int(applied[0].replace(",", "")) + int(applied[1]) == live
     assert "trending at" in words
+    # and the running API recommends to three kinds of people, each with strategy and reasons
+    assert "recommendations from the running API" in words
+    for kind, strategy in (("high intent", "high_intent"), ("casual", "casual"), ("new", "sparse")):
+        assert re.search(rf"{kind} \S+( on the page of \S+)?: strategy {strategy} \(", words), kind

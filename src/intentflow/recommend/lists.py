@@ -1,8 +1,9 @@
 """The lists recommendations are served from, learned from the lake and held in memory:
 co-visitation neighbours, popular items, and the best items of each category. They are learned
 from the last days of the lake (``recommend.history_days`` before its latest event) and learned
-again every ``recommend.refresh_s`` in a background thread; the lists in use are replaced whole,
-so a request reads one consistent set.
+again in a background thread whenever the lake's files have changed, looked at every
+``recommend.refresh_s``; the lists in use are replaced whole, so a request reads one consistent
+set.
 """
 
 from __future__ import annotations
@@ -78,11 +79,17 @@ class Learner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._learned = threading.Event()
+        self._files: frozenset[str] | None = None
+        """The lake's files the lists were learned from."""
 
-    def refresh(self) -> Lists:
-        """Learn the lists now (a failure keeps the lists in use, and is logged)."""
+    def refresh(self, *, force: bool = False) -> Lists:
+        """Learn the lists again if the lake's files changed since they were learned (or when
+        ``force``); a failure keeps the lists in use, and is logged."""
         try:
-            self.lists = learn(self.lake, self.days)
+            files = frozenset(self.lake.files())
+            if force or files != self._files:
+                self.lists = learn(self.lake, self.days)
+                self._files = files
             self.last_error = None
         except Exception as exc:  # a broken lake file must not take serving down
             self.last_error = f"{type(exc).__name__}: {exc}"

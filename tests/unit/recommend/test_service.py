@@ -207,3 +207,37 @@ def test_similar_items_are_neighbours_then_the_best_of_the_category(setup: Setup
     assert known and [c.item for c in items][:1] == ["y"] and detail is None
     assert "x" not in [c.item for c in items]
     assert setup.recommender.similar("nothing-known", 3) == (False, [], None)
+
+
+def test_the_lists_are_learned_again_only_when_the_lake_changed(tmp_path: Path) -> None:
+    from intentflow.events import event_from_dict, lake_lines
+    from intentflow.lake.layout import LakeLayout
+    from intentflow.lake.writer import LakeWriter, table_from_lines
+
+    def write(name: str, person: str) -> None:
+        events = [
+            event_from_dict(
+                {
+                    "message_id": f"{name}-{n}",
+                    "type": "product_view",
+                    "user_id": person,
+                    "item_id": item,
+                    "timestamp": f"2026-11-20T10:0{n}:00Z",
+                }
+            )
+            for n, item in enumerate(["a", "b"])
+        ]
+        LakeWriter(LakeLayout(str(tmp_path / "lake")), fsync=False).write(
+            table_from_lines(lake_lines(events)), name
+        )
+
+    learner = Learner(Lake(str(tmp_path / "lake")), days=7, every_s=60)
+    assert learner.refresh().interactions == 0
+    write("first", "p1")
+    first = learner.refresh()
+    assert first.interactions == 2 and first.covisitation.neighbours_["a"] == [("b", 1.0)]
+    assert learner.refresh() is first  # nothing new in the lake: nothing learned again
+    write("second", "p2")
+    assert learner.refresh().interactions == 4
+    before = learner.lists
+    assert learner.refresh(force=True) is not before  # asked to: learned again all the same
