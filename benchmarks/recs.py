@@ -1,5 +1,6 @@
 """``intentflow bench recs``: recommendation latency under a fixed arrival rate, with state for
-100,000 people, on the memory and the Redis backend.
+100,000 people (250,000 simulated, of whom about 100,000 come in a day), on the memory and the
+Redis backend.
 
 A simulated clickstream of ``--users`` people (``--days`` days) goes over HTTP into a fresh
 ``intentflow serve`` with a promoted intent model; the stream processor keeps everyone's state
@@ -21,7 +22,7 @@ Redis, the memory Redis uses. Goals: server p99 at most 5 ms, client p99 at most
 errors.
 
 Writes ``bench-results/recs.json`` and ``bench-results/recs-latency.png`` (the latency
-distributions); the last line printed is the JSON result. Options: ``--users`` (100,000),
+distributions); the last line printed is the JSON result. Options: ``--users`` (250,000),
 ``--days`` (1), ``--rate`` (1,000), ``--seconds`` (30), ``--connections`` (32), ``--backends``
 (memory,redis).
 """
@@ -156,11 +157,19 @@ def _baseline(work: Path, paths_file: Path, args: argparse.Namespace) -> dict[st
         )
     try:
         _wait(f"http://127.0.0.1:{port}/v1/recommendations/x", 60, lambda _: True)
+        process = psutil.Process(server.pid)
+        before = process.cpu_times()
         found = _load(port, paths_file, args)
+        after = process.cpu_times()
+        cpu_ms = (after.user + after.system - before.user - before.system) * 1000
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {**_summary(found), "client_ms_sample": found["client_ms"]}
+    return {
+        **_summary(found),
+        "server_cpu_ms_per_request": round(cpu_ms / max(1, found["answered"]), 3),
+        "client_ms_sample": found["client_ms"],
+    }
 
 
 def _send(url: str, events: list[dict[str, Any]]) -> None:
@@ -229,12 +238,17 @@ def _backend(
             for path in paths_file.read_bytes().splitlines()[:300]:
                 strategies[http.get(url + path.decode()).json()["strategy"]] += 1
         log(f"recs [{kind}]: {args.rate} requests/s for {args.seconds} s")
+        process = psutil.Process(server.pid)
+        before = process.cpu_times()
         found = _load(port, paths_file, args)
+        after = process.cpu_times()
+        cpu_ms = (after.user + after.system - before.user - before.system) * 1000
     finally:
         server.terminate()
         server.wait(timeout=120)
     return {
         **_summary(found),
+        "server_cpu_ms_per_request": round(cpu_ms / max(1, found["answered"]), 3),
         "people_scored": status["scored"],
         "server_rss_mb": round(rss / 2**20, 1),
         "redis_used_mb": None if used is None else round(used / 2**20, 1),
@@ -280,7 +294,7 @@ def _plot(results: dict[str, dict[str, Any]]) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=250_000)
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--rate", type=int, default=1_000)
     parser.add_argument("--seconds", type=float, default=30)

@@ -252,6 +252,10 @@ class RecommendSettings(_Section):
     refresh_s: float = Field(default=300.0, gt=0)
     """How often the lists learned from the lake are learned again."""
 
+    items_ttl_s: float = Field(default=10.0, ge=0)
+    """How long what the rules read of an item (category, price, stock, tags) is served from
+    memory: a change to an item reaches answers within this time."""
+
     trending_ttl_s: float = Field(default=1.0, ge=0)
     """How long a trending list is served from memory before it is asked for again."""
 

@@ -89,6 +89,21 @@ def test_reads_return_only_the_people_held_and_deletes_forget(store: StateStore)
     assert store.get("p1") is None
 
 
+def test_a_reader_finds_a_person_by_their_id_or_by_a_linked_anonymous_id(
+    store: StateStore,
+) -> None:
+    person = OnlinePerson(CATALOG)
+    _events(person, DAY, 4)
+    store.put_many({"user-1": person}, links={"anon-1": "user-1", "anon-2": "gone-user"})
+    for asked, owner in (("user-1", "user-1"), ("anon-1", "user-1")):
+        found_id, found = store.find(asked)
+        assert found_id == owner and found is not None
+        assert found.values(2 * DAY)["events_30d"] == 4
+        assert found.trail is not None and found.trail.recent() == person.trail.recent()  # type: ignore[union-attr]
+    assert store.find("nobody") == ("nobody", None)
+    assert store.find("anon-2") == ("gone-user", None)  # linked to a user without state
+
+
 def test_idle_people_expire(kind: str, url: str | None) -> None:
     store = _store(kind, url, ttl_s=0.3)
     person = OnlinePerson(CATALOG)

@@ -115,6 +115,9 @@ def test_three_kinds_of_people_get_their_strategies_with_rules_and_reasons(
         category = f"cat-{int(item['item_id'].split('-')[1]) % 3}"
         per[category] = per.get(category, 0) + 1
     assert per and max(per.values()) <= 2 and wide["rules"].get("max_per_category", 0) > 0
+    # the fast path and the documented route (which an unknown parameter reaches) agree
+    fast, routed = _recs(server, "buyer", n=4), _recs(server, "buyer", n=4, unknown=1)
+    assert fast.pop("rec_id") != routed.pop("rec_id") and fast == routed
     # filters, exclusions and what empties an answer
     cheap = _recs(server, "nobody-yet", filter="price<1")
     assert cheap["items"] == [] and "request_filter removed" in cheap["detail"]

@@ -25,6 +25,7 @@ from intentflow.collect.runtime import CollectorRuntime
 from intentflow.config import Settings
 from intentflow.events import AnyEvent, EventBatch
 from intentflow.serve import items, recs, status, users
+from intentflow.serve.fastpath import ReadFastPath
 from intentflow.serve.timing import ServerTiming
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(items.router)
     app.include_router(status.router)
     app.add_middleware(WriteFastPath, runtime=runtime)
+    app.add_middleware(ReadFastPath, runtime=runtime)
     app.add_middleware(ServerTiming)
 
     @app.exception_handler(CollectError)

@@ -104,6 +104,7 @@ class CollectorRuntime:
                 check_every_s=settings.recommend.segments_check_s,
             ),
             now_us=self._now_us,
+            items_ttl_s=settings.recommend.items_ttl_s,
         )
 
     def _now_us(self) -> int:

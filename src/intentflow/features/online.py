@@ -899,6 +899,29 @@ class Catalog:
             else None
         )
 
+    def keys_for(self, names: Iterable[str]) -> frozenset[str]:
+        """The keys of the states that :meth:`OnlinePerson.values` reads for the features
+        ``names`` (unknown names read none)."""
+        rankings = {f.name: key for key, ranked in self.rankings.items() for f in ranked}
+        sessions = {f.name for f in self.sessions}
+        parts = {name: (a, b) for name, a, b in [*self.ratios, *self.trends]}
+        wanted, keys = list(names), set[str]()
+        while wanted:
+            name = wanted.pop()
+            if name in parts:  # a ratio or trend reads the features it divides
+                wanted += parts[name]
+            elif name in self.counted:
+                keys.add(self.counted[name][0])
+            elif name in self.by_name:
+                keys.add(name)
+            elif name in sessions:
+                keys.add(SESSIONS)
+            elif name in rankings:
+                keys.add(rankings[name])
+                if rankings[name] in self.read_from:
+                    keys.add(self.read_from[rankings[name]])
+        return frozenset(keys)
+
     @cached_property
     def version(self) -> str:
         """A short fingerprint of the features and of how their states are stored: a state
@@ -1096,12 +1119,16 @@ class OnlinePerson:
             at += 2 + size
         return person
 
-    def values(self, cutoff_us: int) -> dict[str, Value]:
-        """Every online feature at ``cutoff_us``."""
+    def values(self, cutoff_us: int, keys: frozenset[str] | None = None) -> dict[str, Value]:
+        """Every online feature at ``cutoff_us``; with ``keys``
+        (:meth:`Catalog.keys_for`), only the features of those states are read (the others
+        keep their values of no events)."""
         catalog = self.catalog
         out: dict[str, Value] = dict(catalog.empty)
         counts: dict[str, dict[str, int]] = {}
         for key, state in self.states.items():
+            if keys is not None and key not in keys:
+                continue
             if isinstance(state, RankCounts):
                 _rank_into(out, catalog.rankings[key], state.ranked(cutoff_us))
             elif isinstance(state, WindowCounts | ExactCounts):
@@ -1111,6 +1138,8 @@ class OnlinePerson:
             else:
                 out[key] = state.value(cutoff_us)
         for key, group in catalog.read_from.items():
+            if keys is not None and key not in keys:
+                continue
             found = self.states.get(group)
             if isinstance(found, WindowCounts):
                 first = catalog.rankings[key][0]

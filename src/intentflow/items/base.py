@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from intentflow.features.kinds import MICROS
-from intentflow.items.model import Item
+from intentflow.items.model import Facts, Item
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ class Seen:
     def described(self) -> tuple[str | None, float | None, int]:
         """What a sighting says of the item (a later time alone is not worth a write)."""
         return self.category, self.price, self.first_us
+
+    @property
+    def facts(self) -> Facts:
+        """What the rules read of the item."""
+        return Facts(() if self.category is None else (self.category,), self.price)
 
     def item(self, item_id: str) -> Item:
         """The item as events describe it."""
@@ -108,6 +113,14 @@ class ItemStore(ABC):
             if item_id not in put:
                 put[item_id] = sighting.item(item_id)
         return put
+
+    def facts_many(self, ids: Sequence[str]) -> dict[str, Facts]:
+        """What the rules read of the known items of ``ids``."""
+        put, seen = self.read(ids)
+        out = {item_id: item.facts for item_id, item in put.items()}
+        for item_id, sighting in seen.items():
+            out.setdefault(item_id, sighting.facts)
+        return out
 
     def get(self, item_id: str) -> Item | None:
         """One item, if known."""

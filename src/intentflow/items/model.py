@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -32,6 +32,15 @@ class ItemFields(BaseModel):
     )
 
 
+class Facts(NamedTuple):
+    """What the business rules read of an item (light enough to build for every candidate)."""
+
+    category_path: tuple[str, ...] = ()
+    price: float | None = None
+    in_stock: bool = True
+    tags: tuple[str, ...] = ()
+
+
 class Item(ItemFields):
     """An item with its id, and whether it was put or only seen in events."""
 
@@ -44,6 +53,11 @@ class Item(ItemFields):
     def category(self) -> str | None:
         """The narrowest category (what events carry)."""
         return self.category_path[-1] if self.category_path else None
+
+    @property
+    def facts(self) -> Facts:
+        """What the rules read of it."""
+        return Facts(tuple(self.category_path), self.price, self.in_stock, tuple(self.tags))
 
     def to_row(self) -> dict[str, Any]:
         """The item as a JSON-ready mapping."""

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from intentflow.items.model import Item
+from intentflow.items.model import Facts
 from intentflow.recommend.policy import Rules
 from intentflow.recommend.sources import Candidate
 
@@ -91,10 +91,10 @@ def parse_filter(text: str | None) -> list[Condition]:
     return out
 
 
-def _path(item: Item | None, fallback: str | None) -> list[str]:
+def _path(item: Facts | None, fallback: str | None) -> tuple[str, ...]:
     if item is not None and item.category_path:
         return item.category_path
-    return [] if fallback is None else [fallback]
+    return () if fallback is None else (fallback,)
 
 
 @dataclass
@@ -144,6 +144,12 @@ class RuleSet:
                 f"category {category!r} is outside the policy's categories "
                 f"{rules.include_categories}"
             )
+        self._include = frozenset(rules.include_categories)
+        self._exclude = frozenset(rules.exclude_categories)
+        self._boosts = [
+            (frozenset(b.items), frozenset(b.categories), frozenset(b.tags), b.factor)
+            for b in rules.boosts
+        ]
         self.blocked: dict[str, str] = {}
         """Items left out before any metadata is read, with the rule that leaves them out."""
         for item in rules.blocked_items:
@@ -160,7 +166,7 @@ class RuleSet:
             for item in person.viewed:
                 self.blocked.setdefault(item, "exclude_viewed")
 
-    def why_not(self, candidate: str, item: Item | None) -> str | None:
+    def why_not(self, candidate: str, item: Facts | None) -> str | None:
         """The rule that leaves ``candidate`` out, or None."""
         rule = self.blocked.get(candidate)
         if rule is not None:
@@ -169,9 +175,9 @@ class RuleSet:
         if rules.exclude_out_of_stock and item is not None and not item.in_stock:
             return "exclude_out_of_stock"
         path = _path(item, self.category_of(candidate))
-        if rules.include_categories and not set(path) & set(rules.include_categories):
+        if self._include and self._include.isdisjoint(path):
             return "include_categories"
-        if set(path) & set(rules.exclude_categories):
+        if self._exclude and not self._exclude.isdisjoint(path):
             return "exclude_categories"
         if self.category is not None and self.category not in path:
             return "request_category"
@@ -186,7 +192,7 @@ class RuleSet:
                 return "request_filter"
         return None
 
-    def _meets(self, condition: Condition, item: Item | None, path: list[str]) -> bool:
+    def _meets(self, condition: Condition, item: Facts | None, path: tuple[str, ...]) -> bool:
         compare = _OPERATORS[condition.op]
         if condition.field == "price":
             price = None if item is None else item.price
@@ -194,26 +200,24 @@ class RuleSet:
         if condition.field == "category":
             return (condition.value in path) == (condition.op == "=")
         if condition.field == "tag":
-            tags = [] if item is None else item.tags
+            tags = () if item is None else item.tags
             return (condition.value in tags) == (condition.op == "=")
         in_stock = True if item is None else item.in_stock
         return in_stock == condition.value
 
-    def boost(self, candidate: str, item: Item | None) -> float:
+    def boost(self, candidate: str, item: Facts | None) -> float:
         """The product of the boosts that match ``candidate``."""
         factor = 1.0
+        if not self._boosts:
+            return factor
         path = _path(item, self.category_of(candidate))
-        tags = [] if item is None else item.tags
-        for boost in self.rules.boosts:
-            if (
-                candidate in boost.items
-                or set(path) & set(boost.categories)
-                or set(tags) & set(boost.tags)
-            ):
-                factor *= boost.factor
+        tags = () if item is None else item.tags
+        for items, categories, tagged, by in self._boosts:
+            if candidate in items or not categories.isdisjoint(path) or not tagged.isdisjoint(tags):
+                factor *= by
         return factor
 
-    def apply(self, candidates: Sequence[Candidate], items: Mapping[str, Item], n: int) -> Outcome:
+    def apply(self, candidates: Sequence[Candidate], items: Mapping[str, Facts], n: int) -> Outcome:
         """The best ``n`` of ``candidates`` that the rules keep: left out by the rules, scored
         again by the boosts (a candidate's score is its place in the strategy's order, 1, 1/2,
         1/3..., times its boosts), then at most ``max_per_category`` of a category."""
@@ -229,7 +233,7 @@ class RuleSet:
             factor = self.boost(candidate.item, item)
             boosted += factor != 1.0
             score = factor / (place + 1)
-            scored.append((-score, place, _rescored(candidate, score)))
+            scored.append((-score, place, candidate._replace(score=round(score, 6))))
         scored.sort(key=lambda s: (s[0], s[1]))
         kept: list[Candidate] = []
         per: Counter[str | None] = Counter()
@@ -246,7 +250,3 @@ class RuleSet:
                 per[category] += 1
             kept.append(candidate)
         return Outcome(kept, removed, boosted)
-
-
-def _rescored(candidate: Candidate, score: float) -> Candidate:
-    return Candidate(candidate.item, round(score, 6), candidate.source, candidate.reason)

@@ -14,11 +14,13 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, Final
 
 from intentflow.features.kinds import MICROS
-from intentflow.features.online import OnlinePerson
+from intentflow.features.online import Catalog, OnlinePerson
 from intentflow.items.base import ItemStore
+from intentflow.items.model import Facts
 from intentflow.models.champion import Champion
 from intentflow.models.segments.model import Assignment, SegmentModel
 from intentflow.recommend.lists import Learner
@@ -27,8 +29,14 @@ from intentflow.recommend.rules import Outcome, Person, RuleSet, parse_filter
 from intentflow.recommend.sources import SOURCES, Candidate, Context, Draw, Trends
 from intentflow.state.base import StateStore
 
+ROUTING: Final = ("events_30d", "top_category_1", "top_category_2", "top_category_3")
+"""The features routing and the sources read."""
+
 FALLBACK: tuple[str, ...] = ("popular", "trending")
 """The sources that fill an answer the rules left short."""
+
+MAX_CACHED_ITEMS = 200_000
+"""The most items whose facts are kept in memory (all are forgotten past it)."""
 
 MAX_POOL = 500
 """The most candidates drawn for one answer."""
@@ -88,6 +96,7 @@ class Recommender:
         people: StateStore | None = None,
         segments: Champion[SegmentModel] | None = None,
         now_us: Callable[[], int] = lambda: int(time.time() * MICROS),
+        items_ttl_s: float = 10.0,
     ):
         self.policy = policy
         self.items = items
@@ -96,28 +105,49 @@ class Recommender:
         self.people = people
         self.segments = segments
         self.now_us = now_us
+        self.items_ttl_s = items_ttl_s
+        self._facts: dict[str, tuple[float, Facts | None]] = {}
 
     def person(self, user_id: str) -> tuple[str, OnlinePerson | None]:
         """A person's id (the user an anonymous id is linked to) and online state."""
         if self.people is None:
             return user_id, None
-        found = self.people.get(user_id)
-        if found is None and (linked := self.people.aliases([user_id]).get(user_id)):
-            return linked, self.people.get(linked)
-        return user_id, found
+        return self.people.find(user_id)
 
-    def segment_of(self, values: dict[str, Any]) -> Assignment | None:
-        """The segment of a person with these features (None without a segments model)."""
-        model = None if self.segments is None else self.segments.current()
-        return None if model is None else model.assign_one(values)
+    def facts(self, ids: Sequence[str]) -> dict[str, Facts]:
+        """What the rules read of the known items of ``ids``, kept ``items_ttl_s`` in memory
+        (a change to an item reaches answers within that time)."""
+        now = time.monotonic()
+        cache = self._facts
+        out: dict[str, Facts] = {}
+        missing = []
+        for item in ids:
+            held = cache.get(item)
+            if held is not None and now - held[0] < self.items_ttl_s:
+                if held[1] is not None:
+                    out[item] = held[1]
+            else:
+                missing.append(item)
+        if missing:
+            found = self.items.facts_many(missing)
+            if len(cache) > MAX_CACHED_ITEMS:
+                cache.clear()
+            for item in missing:
+                facts = found.get(item)
+                cache[item] = (now, facts)
+                if facts is not None:
+                    out[item] = facts
+        return out
 
     def route(self, user_id: str, now_us: int) -> Route:
         """The person's strategy (see :mod:`.policy`)."""
         person_id, person = self.person(user_id)
         if person is None:
             return Route("sparse", ["no events of this person yet"], person_id)
-        values = person.values(now_us)
-        segment = self.segment_of(values)
+        model = None if self.segments is None else self.segments.current()
+        # a segment reads every feature; routing alone, four of them
+        values = person.values(now_us, None if model else _routing_keys(person.catalog))
+        segment = None if model is None else model.assign_one(values)
 
         def made(strategy: str, reasons: list[str]) -> Route:
             return Route(strategy, reasons, person_id, person, values, segment)
@@ -187,13 +217,13 @@ class Recommender:
         )
         draw = Draw(context, lists, self.trends, self.policy.trending_window)
         pool = self._draw(draw, self.policy.strategies[route.strategy], rules, ask.n)
-        metadata = self.items.get_many([c.item for c in pool])
+        metadata = self.facts([c.item for c in pool])
         outcome = rules.apply(pool, metadata, ask.n)
         fallback = None
         if len(outcome.kept) < ask.n:
             extra = self._draw(draw, FALLBACK, rules, ask.n, taken={c.item for c in pool})
             if extra:
-                metadata.update(self.items.get_many([c.item for c in extra]))
+                metadata.update(self.facts([c.item for c in extra]))
                 own = len(outcome.kept)
                 outcome = rules.apply([*pool, *extra], metadata, ask.n)
                 if len(outcome.kept) > own:
@@ -249,8 +279,13 @@ class Recommender:
         context = Context(context_item=item_id, context_category=category, now_us=self.now_us())
         draw = Draw(context, lists, self.trends, self.policy.trending_window)
         pool = self._draw(draw, ("context",), rules, n)
-        outcome = rules.apply(pool, self.items.get_many([c.item for c in pool]), n)
+        outcome = rules.apply(pool, self.facts([c.item for c in pool]), n)
         return True, outcome.kept, None if outcome.kept else _why_empty(pool, outcome, rules)
+
+
+@cache
+def _routing_keys(catalog: Catalog) -> frozenset[str]:
+    return catalog.keys_for(ROUTING)
 
 
 def _short(strategy: str, own: int, n: int, outcome: Outcome) -> str:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from intentflow.recommend.base import Scored
 from intentflow.recommend.lists import Lists
@@ -19,8 +20,7 @@ KEPT = 200
 """Items a cached trending list holds."""
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An item drawn for a request: its score, the source that drew it and why."""
 
     item: str

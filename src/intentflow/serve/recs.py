@@ -75,7 +75,8 @@ def _items(candidates: list[Candidate]) -> list[dict[str, Any]]:
     ]
 
 
-def _ids(text: str | None) -> tuple[str, ...]:
+def split_ids(text: str | None) -> tuple[str, ...]:
+    """Item ids given comma-separated."""
     return tuple(i.strip() for i in (text or "").split(",") if i.strip())
 
 
@@ -108,16 +109,17 @@ def recommendations(
     popular items, by the page's context), with the policy's business rules applied. A person
     without state, a missing model or an empty catalog never fail: the answer says what it fell
     back to."""
-    ask = Ask(user_id, n, context_item, category, _ids(exclude), filter)
+    ask = Ask(user_id, n, context_item, category, split_ids(exclude), filter)
     try:
         answer = recommender(request).recommend(ask)
     except FilterError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.runtime.served(answer)
-    return _answer(answer)
+    return answer_json(answer)
 
 
-def _answer(answer: Answer) -> dict[str, Any]:
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """An answer as the API gives it."""
     return {
         "user_id": answer.user_id,
         "rec_id": answer.rec_id,

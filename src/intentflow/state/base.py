@@ -118,6 +118,15 @@ class StateStore(ABC):
         """One person's state, if held."""
         return self.get_many([person]).get(person)
 
+    def find(self, person: str) -> tuple[str, OnlinePerson | None]:
+        """A person's state by their id, or by an anonymous id linked to them: the id it is held
+        under, and the state (None when there is none). For readers beside the processor (the
+        API): the state is theirs to read, not to write back."""
+        found = self.get(person)
+        if found is None and (linked := self.aliases([person]).get(person)) is not None:
+            return linked, self.get(linked)
+        return person, found
+
     def put(self, person: str, state: OnlinePerson) -> None:
         """Store one person's state."""
         self.put_many({person: state})

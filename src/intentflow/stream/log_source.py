@@ -73,6 +73,8 @@ class LogSource:
         self.follower = LogFollower(self.directory, self._cursor)
         self._wake = threading.Condition()
         self._closed = False
+        self._idle_at: Position | None = None
+        """The log's end when a read last found nothing to read."""
         self._save_hold()
 
     def _save_hold(self) -> None:
@@ -91,8 +93,12 @@ class LogSource:
         """Whole records from the cursor on, as they are in the log, at least ``max_events``
         events when there are that many (waits up to ``timeout_s`` when there are none)."""
         with self._wake:
-            if self.follower.end <= self._cursor and not self._closed:
+            end = self.follower.end
+            # nothing past the cursor, or nothing readable there since the last look (a log's
+            # end can lie past its last whole record): wait for the writer, not in a busy loop
+            if (end <= self._cursor or end == self._idle_at) and not self._closed:
                 self._wake.wait(timeout_s)
+                end = self.follower.end
         found: list[tuple[Position, bytes]] = []
         events = 0
         for record, payload, after in self.follower.read(self._cursor):
@@ -103,6 +109,7 @@ class LogSource:
             self._last_read = log_offset(record, lines - 1)
             if events >= self.max_events:
                 break
+        self._idle_at = None if found else end
         return found
 
     def poll(self, timeout_s: float) -> list[Event]:

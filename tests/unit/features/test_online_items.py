@@ -82,3 +82,30 @@ def test_an_anonymous_ids_trail_joins_its_users() -> None:
     user.absorb(anonymous)
     assert user.trail is not None and user.trail.cart() == ["a"]
     assert user.trail.recent() == ["b", "a"]
+
+
+def test_values_of_some_states_equal_those_of_all() -> None:
+    person = OnlinePerson(CATALOG)
+    kinds = ["product_view", "add_to_cart", "purchase", "page_view"]
+    for n in range(40):
+        person.update(
+            {
+                "type": kinds[n % 4],
+                "item_id": f"i{n % 6}",
+                "category": f"c{n % 3}",
+                "us": 10**15 + n * 60 * 10**6,
+            }
+        )
+    at = 10**15 + 3 * 3600 * 10**6
+    names = (
+        "events_30d",
+        "top_category_1",
+        "top_category_2",
+        "preferred_hour",
+        "views_per_session_30d",
+    )
+    some = person.values(at, CATALOG.keys_for(names))
+    every = person.values(at)
+    assert {n: some[n] for n in names} == {n: every[n] for n in names}
+    assert some["top_category_1"] is not None and some["events_30d"] == 40
+    assert CATALOG.keys_for(["no such feature"]) == frozenset()

@@ -125,3 +125,28 @@ def test_without_a_hold_there_is_no_backlog_and_the_flusher_drops_as_before(
     assert wal.segments() == [3]
     assert backlog(tmp_path).events == 0
     wal.close()
+
+
+def test_a_log_with_nothing_readable_is_waited_on_not_polled_in_a_loop(tmp_path: Path) -> None:
+    import threading
+
+    wal = WriteAheadLog(str(tmp_path), fsync=False)
+    source = LogSource(tmp_path, fsync=False)
+    source.advance(wal.end)  # a fresh log ends past its cursor, with no record to read
+    polls = 0
+    stop = threading.Event()
+
+    def loop() -> None:
+        nonlocal polls
+        while not stop.is_set():
+            source.poll(5)
+            polls += 1
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    stop.wait(0.3)
+    stop.set()
+    source.advance(_append(wal, records=1, per_record=2))  # wakes it, with events
+    thread.join(timeout=10)
+    assert not thread.is_alive() and polls <= 3  # a busy loop makes thousands
+    wal.close()
