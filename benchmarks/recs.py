@@ -265,7 +265,7 @@ def _plot(results: dict[str, dict[str, Any]]) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    bins = [float(b) for b in np.logspace(-1, 3, 80)]
+    bins = [float(b) for b in np.logspace(-1, 5, 120)]
     for name, found in results.items():
         ax.hist(found["client_ms_sample"], bins=bins, histtype="step", label=f"{name}, client")
         if "server_ms_sample" in found:
