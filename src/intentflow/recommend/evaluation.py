@@ -7,6 +7,8 @@
 - Leave-last-out (the MovieLens protocol): each person's last interaction (by time; among those
   of the same time, the largest item id as text) is the truth, the others train; the whole
   catalog is ranked without the person's items.
+- Validation (:func:`validation_split`): the same protocol inside the training part, so that
+  choices (a policy's strategies) are made without the truth they are measured on.
 
 HR@k is the share of people with at least one of their items among the ``k`` recommended,
 recall@k the mean share of their items found, NDCG@k the mean of each person's discounted gain
@@ -66,6 +68,16 @@ def leave_last_out(interactions: pd.DataFrame) -> Split:
     return Split(train, {p: histories[p] for p in truth}, truth, exclude_seen=True)
 
 
+def validation_split(split: Split, before_s: float = 20 * 60) -> Split:
+    """A split of ``split``'s training part alone, to choose settings on without looking at
+    its truth: for a temporal split, the training part's last ``before_s`` are the truth; for
+    leave-last-out, each person's last training interaction is."""
+    if split.exclude_seen:
+        return leave_last_out(split.train)
+    span = int(split.train["us"].max()) - int(split.train["us"].min())
+    return temporal_split(split.train, after_s=span / MICROS - before_s)
+
+
 def evaluate(
     split: Split, generators: Sequence[Generator], k: int = 10
 ) -> dict[str, dict[str, float]]:
@@ -78,7 +90,11 @@ def evaluate(
         for person, wanted in split.truth.items():
             history = split.histories[person]
             exclude = set(history) if split.exclude_seen else ()
-            shown = [s.item for s in generator.recommend(history, k, exclude)]
+            personal = getattr(generator, "recommend_for", None)
+            if personal is not None:  # a router reads more of the person than their items
+                shown = [s.item for s in personal(person, history, k, exclude)]
+            else:
+                shown = [s.item for s in generator.recommend(history, k, exclude)]
             found = [rank for rank, item in enumerate(shown) if item in wanted]
             hits += bool(found)
             recall += len(found) / len(wanted)

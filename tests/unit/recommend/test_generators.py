@@ -178,3 +178,38 @@ def test_top_breaks_ties_by_item_id_and_skips_what_is_excluded() -> None:
     assert [s.item for s in top(np.array([0.0, 0.0, 0.0]), matrix, 2)] == ["a", "b"]
     assert [s.item for s in top(np.array([0.0, 0.0, 1.0]), matrix, 2, exclude={"a"})] == ["c", "b"]
     assert top(np.zeros(3), matrix, 5, exclude={"a", "b", "c"}) == []
+
+
+def test_the_offline_router_routes_by_events_and_cart_and_draws_the_policys_sources() -> None:
+    from intentflow.recommend.evaluation import Split, validation_split
+    from intentflow.recommend.policy import Policy
+    from intentflow.recommend.router import PolicyRouter
+
+    frame = _frame(
+        [("a", "x", VIEW, 0), ("a", "y", VIEW, 1), ("b", "x", VIEW, 2), ("b", "y", VIEW, 3)]
+        + [("c", "y", VIEW, 4), ("c", "z", CART, 5), ("c", "w", VIEW, 6)]
+        + [("d", "w", VIEW, 7), ("d", "v", VIEW, 8), ("d", "u", VIEW, 9)]
+        + [("e", "q", BUY, 50)]
+    )
+    policy = Policy.model_validate(
+        {
+            "min_events": 2,
+            "strategies": {
+                "high_intent": ["cart", "recent"],
+                "casual": ["recent", "popular"],
+                "sparse": ["trending", "popular"],
+            },
+        }
+    )
+    router = PolicyRouter(policy).fit(frame)
+    assert router.strategy(router.signals_["c"]) == "high_intent"
+    assert router.strategy(router.signals_["d"]) == "casual"
+    assert router.strategy(router.signals_["e"]) == "sparse"  # one event
+    assert router.strategy(None) == "sparse"
+    # c's cart (z) goes with y and w (a tie: the smaller id first); then c's own items
+    assert [s.item for s in router.recommend_for("c", ["y", "z", "w"], 3)] == ["w", "y", "z"]
+    assert [s.item for s in router.recommend_for("d", ["w", "v", "u"], 4)][:3] == ["u", "v", "w"]
+    # e bought q (excluded); the trending window (15 minutes) holds only q
+    assert [s.item for s in router.recommend_for("e", ["q"], 2)] == ["y", "z"]  # popular
+    split = Split(frame, {"d": ["w", "v"]}, {"d": {"u"}}, exclude_seen=True)
+    assert set(validation_split(split).truth) <= {"a", "b", "c", "d"}
