@@ -50,8 +50,9 @@ def _choose_policy(split: Split) -> tuple[tuple[str, Policy], dict[str, float]]:
         ),
     }
     validation = validation_split(split)
+    fitted = PolicyRouter(shipped).fit(validation.train)  # the policies share its generators
     scores = {
-        name: evaluate(validation, [PolicyRouter(policy)])["router"]["hr@10"]
+        name: evaluate(validation, [fitted.with_policy(policy)], fit=False)["router"]["hr@10"]
         for name, policy in candidates.items()
     }
     name = max(scores, key=lambda n: (scores[n], n == "shipped"))

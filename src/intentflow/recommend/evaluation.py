@@ -79,13 +79,14 @@ def validation_split(split: Split, before_s: float = 20 * 60) -> Split:
 
 
 def evaluate(
-    split: Split, generators: Sequence[Generator], k: int = 10
+    split: Split, generators: Sequence[Generator], k: int = 10, *, fit: bool = True
 ) -> dict[str, dict[str, float]]:
     """Each generator's ``hr@k``, ``recall@k`` and ``ndcg@k`` on ``split`` (fitted on its
-    training part)."""
+    training part, unless ``fit`` is false: they already are)."""
     out = {}
     for generator in generators:
-        generator.fit(split.train)
+        if fit:
+            generator.fit(split.train)
         hits = recall = gain = 0.0
         for person, wanted in split.truth.items():
             history = split.histories[person]

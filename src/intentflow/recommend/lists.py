@@ -19,7 +19,7 @@ import pandas as pd
 from intentflow.lake.reader import Lake
 from intentflow.recommend.affinity import AffinityPopular
 from intentflow.recommend.covisit import CoVisitation
-from intentflow.recommend.interactions import COLUMNS, interactions
+from intentflow.recommend.interactions import interactions
 from intentflow.recommend.popular import Popular
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,13 @@ class Lists:
 
     @classmethod
     def empty(cls) -> Lists:
-        """Lists of nothing (before the first learning, or for an empty lake)."""
-        return cls.learn_from(
-            pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS}).astype(
-                {"us": "int64", "weight": "float64"}
-            )
-        )
+        """Lists of nothing (before the first learning, or for an empty lake), made without
+        learning: every server starts with them."""
+        covisitation, popular, affinity = CoVisitation(), Popular(), AffinityPopular()
+        covisitation.neighbours_ = {}
+        popular.ranked_ = []
+        affinity.category_of_, affinity.best_ = {}, {}
+        return cls(covisitation, popular, affinity, 0)
 
     @classmethod
     def learn_from(cls, frame: pd.DataFrame) -> Lists:

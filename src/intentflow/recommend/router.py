@@ -77,6 +77,15 @@ class PolicyRouter:
         self.signals_ = _signals(interactions)
         return self
 
+    def with_policy(self, policy: Policy, name: str = "router") -> PolicyRouter:
+        """The same fitted generators under another policy (whose trending window is this
+        one's)."""
+        if policy.trending_window != self.policy.trending_window:
+            raise ValueError("another trending window needs fitting again")
+        other = PolicyRouter(policy, name)
+        other.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
+        return other
+
     def strategy(self, signals: Signals | None) -> str:
         """The strategy the policy gives a person with these signals."""
         if signals is None or signals.events < self.policy.min_events:
