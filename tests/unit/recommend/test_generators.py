@@ -186,10 +186,12 @@ def test_the_offline_router_routes_by_events_and_cart_and_draws_the_policys_sour
     from intentflow.recommend.router import PolicyRouter
 
     frame = _frame(
-        [("a", "x", VIEW, 0), ("a", "y", VIEW, 1), ("b", "x", VIEW, 2), ("b", "y", VIEW, 3)]
-        + [("c", "y", VIEW, 4), ("c", "z", CART, 5), ("c", "w", VIEW, 6)]
-        + [("d", "w", VIEW, 7), ("d", "v", VIEW, 8), ("d", "u", VIEW, 9)]
-        + [("e", "q", BUY, 50)]
+        [
+            *[("a", "x", VIEW, 0), ("a", "y", VIEW, 1), ("b", "x", VIEW, 2), ("b", "y", VIEW, 3)],
+            *[("c", "y", VIEW, 4), ("c", "z", CART, 5), ("c", "w", VIEW, 6)],
+            *[("d", "w", VIEW, 7), ("d", "v", VIEW, 8), ("d", "u", VIEW, 9)],
+            ("e", "q", BUY, 50),
+        ]
     )
     policy = Policy.model_validate(
         {
