@@ -116,3 +116,34 @@ def report(name: str, summary: list[str], figures: dict[str, Any]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result))
+
+
+def wait_json(
+    url: str, seconds: float, ready: Any, *, every_s: float = 0.05, timeout_s: float = 2
+) -> Any:
+    """The JSON of ``url`` once it answers 200 and ``ready(json)`` holds; raises after
+    ``seconds``."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            reply = httpx.get(url, timeout=timeout_s)
+            if reply.status_code == 200 and ready(reply.json()):
+                return reply.json()
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} was not ready in {seconds:.0f} s")
+        time.sleep(every_s)
+
+
+def start_serve(log_path: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``intentflow serve`` on ``port`` in its own process, its output into ``log_path``."""
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "intentflow.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )

@@ -8,34 +8,18 @@ exactly those events (a warm-up event, sent first and waited for, is left out).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
-from _common import bench_env
+from _common import bench_env, start_serve, wait_json
 
 from intentflow.collect.server import free_port
 
 BATCH = 50
 KEY = "bench-write-key"
-
-
-def _wait(url: str, seconds: float, ready: Any) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            reply = httpx.get(url, timeout=2)
-            if reply.status_code == 200 and ready(reply.json()):
-                return reply.json()
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} was not ready in {seconds:.0f} s")
-        time.sleep(0.05)
 
 
 def freshness(
@@ -53,16 +37,10 @@ def freshness(
         extra |= {"INTENTFLOW_KAFKA_BOOTSTRAP": kafka, "INTENTFLOW_STREAM__PARTITIONS": "4"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with open(work / f"serve-{data.name}.log", "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "intentflow.cli", "serve", "--port", str(port)],
-            env=bench_env(data, **extra),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_serve(work / f"serve-{data.name}.log", port, bench_env(data, **extra))
     encoder = msgspec.json.Encoder()
     try:
-        _wait(url + "/readyz", 60, lambda _: True)
+        wait_json(url + "/readyz", 60, lambda _: True)
         with httpx.Client(auth=(KEY, ""), timeout=30) as http:
 
             def send(chunk: list[dict[str, Any]]) -> None:
@@ -73,7 +51,7 @@ def freshness(
                 reply.raise_for_status()
 
             send(events[:1])  # the warm-up: a Kafka consumer first joins its group
-            _wait(url + "/v1/stream/status", 60, lambda s: s.get("events", 0) >= 1)
+            wait_json(url + "/v1/stream/status", 60, lambda s: s.get("events", 0) >= 1)
             started = time.perf_counter()
             for n, at in enumerate(range(1, len(events), BATCH)):
                 pause = started + n * BATCH / rate - time.perf_counter()
@@ -82,7 +60,7 @@ def freshness(
                 send(events[at : at + BATCH])
             sent_s = time.perf_counter() - started
         total = len(events)
-        status = _wait(
+        status = wait_json(
             f"{url}/v1/stream/status?last={total - 1}",
             120,
             lambda s: s["events"] + s["late"] + s["repeated"] >= total,

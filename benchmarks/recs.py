@@ -45,7 +45,7 @@ import msgspec
 import numpy as np
 import psutil
 import redis
-from _common import RESULTS, bench_env, log, report
+from _common import RESULTS, bench_env, log, report, start_serve, wait_json
 from _intent_model import train_model
 
 from intentflow.collect.server import free_port
@@ -57,20 +57,6 @@ HERE = Path(__file__).resolve().parent
 WRITE_KEY, READ_KEY = "bench-write-key", "bench-read-key"
 GOALS = {"server_p99_ms": 5.0, "client_p99_ms": 15.0, "error_rate": 0.0}
 BATCH = 5_000
-
-
-def _wait(url: str, seconds: float, ready: Any, headers: dict[str, str] | None = None) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            reply = httpx.get(url, timeout=5, headers=headers)
-            if reply.status_code == 200 and ready(reply.json()):
-                return reply.json()
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} was not ready in {seconds:.0f} s")
-        time.sleep(0.2)
 
 
 def _paths(events: list[dict[str, Any]], count: int, seed: int = 1) -> list[bytes]:
@@ -116,6 +102,19 @@ def _load(url_port: int, paths_file: Path, args: argparse.Namespace) -> dict[str
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _measured_load(
+    pid: int, port: int, paths_file: Path, args: argparse.Namespace
+) -> tuple[dict[str, Any], float]:
+    """The load generator's result against the server ``pid`` listens for on ``port``, and
+    the server's CPU milliseconds per request answered meanwhile."""
+    process = psutil.Process(pid)
+    before = process.cpu_times()
+    found = _load(port, paths_file, args)
+    after = process.cpu_times()
+    cpu_ms = (after.user + after.system - before.user - before.system) * 1000
+    return found, round(cpu_ms / max(1, found["answered"]), 3)
+
+
 def _summary(found: dict[str, Any]) -> dict[str, Any]:
     client = np.array(found["client_ms"])
     server = np.array([s for s in found["server_ms"] if s is not None])
@@ -156,18 +155,20 @@ def _baseline(work: Path, paths_file: Path, args: argparse.Namespace) -> dict[st
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait(f"http://127.0.0.1:{port}/v1/recommendations/x", 60, lambda _: True)
-        process = psutil.Process(server.pid)
-        before = process.cpu_times()
-        found = _load(port, paths_file, args)
-        after = process.cpu_times()
-        cpu_ms = (after.user + after.system - before.user - before.system) * 1000
+        wait_json(
+            f"http://127.0.0.1:{port}/v1/recommendations/x",
+            60,
+            lambda _: True,
+            every_s=0.2,
+            timeout_s=5,
+        )
+        found, cpu_ms = _measured_load(server.pid, port, paths_file, args)
     finally:
         server.terminate()
         server.wait(timeout=30)
     return {
         **_summary(found),
-        "server_cpu_ms_per_request": round(cpu_ms / max(1, found["answered"]), 3),
+        "server_cpu_ms_per_request": cpu_ms,
         "client_ms_sample": found["client_ms"],
     }
 
@@ -203,30 +204,28 @@ def _backend(
         extra |= {"INTENTFLOW_STATE": "redis", "INTENTFLOW_REDIS_URL": redis_url}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    with open(work / f"serve-{kind}.log", "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "intentflow.cli", "serve", "--port", str(port)],
-            env=bench_env(data, **extra),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    server = start_serve(work / f"serve-{kind}.log", port, bench_env(data, **extra))
     try:
-        _wait(url + "/readyz", 60, lambda _: True)
+        wait_json(url + "/readyz", 60, lambda _: True, every_s=0.2, timeout_s=5)
         log(f"recs [{kind}]: sending {len(events):,} events")
         started = time.perf_counter()
         _send(url, events)
         total = len(events)
-        status = _wait(
+        status = wait_json(
             url + "/v1/stream/status",
             600,
             lambda s: s["events"] + s["late"] + s["repeated"] >= total,
+            every_s=0.2,
+            timeout_s=5,
         )
         log(f"recs [{kind}]: state for everyone in {time.perf_counter() - started:.0f} s")
         expected = _interactions(events)
-        lists = _wait(
+        lists = wait_json(
             url + "/v1/recommend/status",
             600,
             lambda s: s["lists"]["interactions"] >= expected,
+            every_s=0.2,
+            timeout_s=5,
         )
         log(f"recs [{kind}]: lists learned from {lists['lists']['interactions']:,} interactions")
         rss = psutil.Process(server.pid).memory_info().rss
@@ -238,17 +237,13 @@ def _backend(
             for path in paths_file.read_bytes().splitlines()[:300]:
                 strategies[http.get(url + path.decode()).json()["strategy"]] += 1
         log(f"recs [{kind}]: {args.rate} requests/s for {args.seconds} s")
-        process = psutil.Process(server.pid)
-        before = process.cpu_times()
-        found = _load(port, paths_file, args)
-        after = process.cpu_times()
-        cpu_ms = (after.user + after.system - before.user - before.system) * 1000
+        found, cpu_ms = _measured_load(server.pid, port, paths_file, args)
     finally:
         server.terminate()
         server.wait(timeout=120)
     return {
         **_summary(found),
-        "server_cpu_ms_per_request": round(cpu_ms / max(1, found["answered"]), 3),
+        "server_cpu_ms_per_request": cpu_ms,
         "people_scored": status["scored"],
         "server_rss_mb": round(rss / 2**20, 1),
         "redis_used_mb": None if used is None else round(used / 2**20, 1),
