@@ -177,9 +177,10 @@ class Recommender:
         trail = None if route.person is None else route.person.trail
         category = ask.category
         if category is None and ask.context_item is not None:
-            item = self.items.get(ask.context_item)
+            # through the facts kept in memory: a page's item is asked for on every request
+            facts = self.facts([ask.context_item]).get(ask.context_item)
             category = (
-                item.category if item else None
+                facts.category_path[-1] if facts and facts.category_path else None
             ) or self.learner.lists.affinity.category_of_.get(ask.context_item)
         return Context(
             history=[] if trail is None else trail.history(),
